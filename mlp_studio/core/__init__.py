@@ -1,0 +1,33 @@
+"""The numerical engine of MLP Studio.
+
+Imports numpy and nothing of Qt, so it runs in a notebook, a script or a
+test without a display.
+"""
+
+from .activations import ACTIVATIONS, get_activation
+from .datasets import DATASETS, Dataset, make_dataset
+from .features import DEFAULT_FEATURES, FEATURES, FeatureMap
+from .heads import MAX_CLASSES, TASKS
+from .network import MLP, REGULARIZATIONS, Backprop, NonFiniteLossError
+from .optimizers import SGD, Adam, Momentum, make_optimizer
+
+__all__ = [
+    "ACTIVATIONS",
+    "DATASETS",
+    "DEFAULT_FEATURES",
+    "FEATURES",
+    "MAX_CLASSES",
+    "MLP",
+    "REGULARIZATIONS",
+    "SGD",
+    "TASKS",
+    "Adam",
+    "Backprop",
+    "Dataset",
+    "FeatureMap",
+    "Momentum",
+    "NonFiniteLossError",
+    "get_activation",
+    "make_dataset",
+    "make_optimizer",
+]

@@ -1,0 +1,209 @@
+"""Hidden-layer activation functions.
+
+Each activation is written twice, on purpose:
+
+* ``value`` and ``slope`` are plain functions that allocate their result.
+  They are the reference: easy to read, used for explanations, gradients
+  and the point inspector.
+* ``forward_ops`` and ``slope_ops`` return the same computations as lists
+  of numpy calls on buffers that the training loop owns, so that one
+  update allocates nothing (see ``network._Program``). Tests check that
+  both versions agree.
+
+An op is a pair ``(function, args)``; running it means ``function(*args)``.
+numpy's ufuncs and ``np.dot`` take their output array as the last
+positional argument, which is what makes this form possible.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+LEAKY_SLOPE = 0.01
+
+
+def run(ops):
+    """Execute a list of ops."""
+    for function, args in ops:
+        function(*args)
+
+
+def sigmoid_ops(z, out):
+    """Ops writing 1 / (1 + e^-z) into ``out``, through tanh so that a large
+    |z| cannot overflow."""
+    return [
+        (np.multiply, (z, 0.5, out)),
+        (np.tanh, (out, out)),
+        (np.multiply, (out, 0.5, out)),
+        (np.add, (out, 0.5, out)),
+    ]
+
+
+def sigmoid(z):
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
+
+
+class Activation:
+    """Base class: one activation function and its derivative."""
+
+    name = ""
+    label = ""
+    # Swish keeps sigmoid(z) from the forward pass in an extra buffer.
+    needs_aux = False
+
+    def value(self, z: np.ndarray) -> np.ndarray:
+        """f(z), a new array."""
+        raise NotImplementedError
+
+    def slope(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """f'(z), a new array, given ``a = value(z)``."""
+        raise NotImplementedError
+
+    def forward_ops(self, z, a, aux):
+        """Ops writing f(z) into ``a``; ``a`` must not overlap ``z``."""
+        raise NotImplementedError
+
+    def slope_ops(self, z, a, aux, out):
+        """Ops writing f'(z) into ``out``, after ``forward_ops`` ran."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<activation {self.name}>"
+
+
+class Tanh(Activation):
+    name, label = "tanh", "Tanh"
+
+    def value(self, z):
+        return np.tanh(z)
+
+    def slope(self, z, a):
+        return 1.0 - a * a
+
+    def forward_ops(self, z, a, aux):
+        return [(np.tanh, (z, a))]
+
+    def slope_ops(self, z, a, aux, out):
+        return [(np.multiply, (a, a, out)), (np.subtract, (1.0, out, out))]
+
+
+class Sigmoid(Activation):
+    name, label = "sigmoid", "Sigmoid"
+
+    def value(self, z):
+        return sigmoid(z)
+
+    def slope(self, z, a):
+        return a * (1.0 - a)
+
+    def forward_ops(self, z, a, aux):
+        return sigmoid_ops(z, a)
+
+    def slope_ops(self, z, a, aux, out):
+        return [(np.subtract, (1.0, a, out)), (np.multiply, (out, a, out))]
+
+
+class ReLU(Activation):
+    name, label = "relu", "ReLU"
+
+    def value(self, z):
+        return np.maximum(z, 0.0)
+
+    def slope(self, z, a):
+        return (z > 0.0).astype(z.dtype)
+
+    def forward_ops(self, z, a, aux):
+        # np.maximum takes its output only by keyword.
+        return [(partial(np.maximum, out=a), (z, 0.0))]
+
+    def slope_ops(self, z, a, aux, out):
+        return [(np.greater, (z, 0.0, out))]
+
+
+class LeakyReLU(Activation):
+    name, label = "leaky_relu", "Leaky ReLU"
+
+    def value(self, z):
+        return np.where(z > 0.0, z, LEAKY_SLOPE * z)
+
+    def slope(self, z, a):
+        return np.where(z > 0.0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+    def forward_ops(self, z, a, aux):
+        return [
+            (np.multiply, (z, LEAKY_SLOPE, a)),
+            (partial(np.maximum, out=a), (z, a)),
+        ]
+
+    def slope_ops(self, z, a, aux, out):
+        # LEAKY_SLOPE + (1 - LEAKY_SLOPE) * [z > 0]
+        return [
+            (np.greater, (z, 0.0, out)),
+            (np.multiply, (out, 1.0 - LEAKY_SLOPE, out)),
+            (np.add, (out, LEAKY_SLOPE, out)),
+        ]
+
+
+class Linear(Activation):
+    name, label = "linear", "Linear"
+
+    def value(self, z):
+        return z.copy()
+
+    def slope(self, z, a):
+        return np.ones_like(z)
+
+    def forward_ops(self, z, a, aux):
+        return [(np.copyto, (a, z))]
+
+    def slope_ops(self, z, a, aux, out):
+        return [(np.copyto, (out, 1.0))]
+
+
+class Swish(Activation):
+    """Swish (SiLU): z * sigmoid(z)."""
+
+    name, label = "swish", "Swish"
+    needs_aux = True
+
+    def value(self, z):
+        return z * sigmoid(z)
+
+    def slope(self, z, a):
+        s = sigmoid(z)
+        return s * (1.0 + z * (1.0 - s))
+
+    def forward_ops(self, z, a, aux):
+        return sigmoid_ops(z, aux) + [(np.multiply, (z, aux, a))]
+
+    def slope_ops(self, z, a, aux, out):
+        # s (1 + z (1 - s)) with s = sigmoid(z) kept in aux
+        return [
+            (np.subtract, (1.0, aux, out)),
+            (np.multiply, (out, z, out)),
+            (np.add, (out, 1.0, out)),
+            (np.multiply, (out, aux, out)),
+        ]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    act.name: act
+    for act in (Tanh(), ReLU(), Sigmoid(), Linear(), LeakyReLU(), Swish())
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name, with a clear error for a bad one."""
+    if isinstance(name, Activation):
+        return name
+    key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
+    key = {"leakyrelu": "leaky_relu", "silu": "swish"}.get(key, key)
+    try:
+        return ACTIVATIONS[key]
+    except KeyError:
+        known = ", ".join(ACTIVATIONS)
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of: {known}"
+        ) from None

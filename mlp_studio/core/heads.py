@@ -1,0 +1,215 @@
+"""Output heads: how the last layer's values become predictions and a loss.
+
+A head pairs an output function with the loss it is meant for, so that
+dL/dz at the output is simply ``prediction - target``:
+
+* ``binary``: one sigmoid unit, log-loss (binary cross-entropy);
+* ``multiclass``: softmax over 2 to 6 units, cross-entropy;
+* ``regression``: one linear unit, half the mean squared error,
+  L = mean((y_hat - y)^2) / 2.
+
+Losses are means over the points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_CLASSES = 6
+TASKS = ("binary", "multiclass", "regression")
+
+
+class Head:
+    task = ""
+
+    def check_outputs(self, outputs: int) -> None:
+        raise NotImplementedError
+
+    def check_labels(self, y: np.ndarray, outputs: int) -> np.ndarray:
+        """Validate labels; return them in the form ``targets`` expects."""
+        raise NotImplementedError
+
+    def output(self, z: np.ndarray) -> np.ndarray:
+        """Predictions for logits ``z`` of shape (n, outputs)."""
+        raise NotImplementedError
+
+    def point_losses(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Loss of each point, shape (n,)."""
+        raise NotImplementedError
+
+    def delta(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dL_i/dz for each point's own loss L_i, shape (n, outputs)."""
+        raise NotImplementedError
+
+    # The training loop works on points as columns: logits of shape
+    # (outputs, n) and a target prepared once per data set (``prepare``).
+    # Its ops may compute dL/dz up to a constant factor, ``delta_factor``,
+    # which the caller folds into the step size.
+    delta_factor = 1.0
+
+    def prepare(self, y: np.ndarray, outputs: int) -> np.ndarray:
+        """The target in the form ``delta_ops`` uses, shape (outputs, n)."""
+        raise NotImplementedError
+
+    def delta_ops(self, z, target, out, column):
+        """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
+        into ``out``; ``column`` is (1, n) scratch."""
+        raise NotImplementedError
+
+
+class BinaryHead(Head):
+    task = "binary"
+    delta_factor = 0.5
+
+    def check_outputs(self, outputs):
+        if outputs != 1:
+            raise ValueError(
+                f"a binary task has 1 output unit, not {outputs}"
+            )
+
+    def check_labels(self, y, outputs):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
+        if y.dtype.kind in "iub":
+            valid = y.size == 0 or (y.min() >= 0 and y.max() <= 1)
+        else:
+            valid = bool(((y == 0) | (y == 1)).all())
+        if not valid:
+            bad = y[(y != 0) & (y != 1)][0].item()
+            raise ValueError(f"binary labels must be 0 or 1; found {bad!r}")
+        return y.astype(np.float64)
+
+    def output(self, z):
+        return 0.5 + 0.5 * np.tanh(0.5 * z)
+
+    def point_losses(self, z, y):
+        # -[y log p + (1 - y) log(1 - p)] = log(1 + e^z) - y z, stably.
+        z = z[:, 0]
+        return np.logaddexp(0.0, z) - y * z
+
+    def delta(self, z, y):
+        return self.output(z) - y[:, None]
+
+    def prepare(self, y, outputs):
+        # 2 (p - y) = tanh(z / 2) + (1 - 2 y): one tanh and one add.
+        return (1.0 - 2.0 * y)[None, :]
+
+    def delta_ops(self, z, target, out, column):
+        return [
+            (np.multiply, (z, 0.5, out)),
+            (np.tanh, (out, out)),
+            (np.add, (out, target, out)),
+        ]
+
+
+class MulticlassHead(Head):
+    task = "multiclass"
+
+    def check_outputs(self, outputs):
+        if not 2 <= outputs <= MAX_CLASSES:
+            raise ValueError(
+                f"a multiclass task has 2 to {MAX_CLASSES} output units, "
+                f"not {outputs}"
+            )
+
+    def check_labels(self, y, outputs):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
+        as_int = y.astype(np.int64, copy=False) if y.size else y
+        if y.size and (
+            not np.array_equal(as_int, y) or as_int.min() < 0
+            or as_int.max() >= outputs
+        ):
+            raise ValueError(
+                f"class labels must be integers 0 to {outputs - 1}; "
+                f"found values from {y.min().item()!r} to {y.max().item()!r}"
+            )
+        return as_int.astype(np.int64)
+
+    def output(self, z):
+        shifted = z - z.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def point_losses(self, z, y):
+        shifted = z - z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(shifted).sum(axis=1))
+        return log_norm - shifted[np.arange(len(y)), y]
+
+    def delta(self, z, y):
+        d = self.output(z)
+        d[np.arange(len(y)), y] -= 1.0
+        return d
+
+    def prepare(self, y, outputs):
+        onehot = np.zeros((outputs, len(y)))
+        onehot[y, np.arange(len(y))] = 1.0
+        return onehot
+
+    def delta_ops(self, z, target, out, column):
+        # softmax(z) - onehot, with the column maximum subtracted first
+        return [
+            (np.maximum.reduce, (z, 0, None, column, True)),
+            (np.subtract, (z, column, out)),
+            (np.exp, (out, out)),
+            (np.add.reduce, (out, 0, None, column, True)),
+            (np.divide, (out, column, out)),
+            (np.subtract, (out, target, out)),
+        ]
+
+
+class RegressionHead(Head):
+    task = "regression"
+
+    def check_outputs(self, outputs):
+        if outputs != 1:
+            raise ValueError(
+                f"a regression task has 1 output unit, not {outputs}"
+            )
+
+    def check_labels(self, y, outputs):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"targets must be a 1-D array, got shape {y.shape}")
+        if not np.issubdtype(y.dtype, np.number) or y.dtype == bool:
+            raise ValueError(
+                f"regression targets must be numbers, got dtype {y.dtype}"
+            )
+        y = y.astype(np.float64)
+        if not np.isfinite(y).all():
+            raise ValueError("regression targets contain NaN or infinity")
+        return y
+
+    def output(self, z):
+        return z.copy()
+
+    def point_losses(self, z, y):
+        return 0.5 * (z[:, 0] - y) ** 2
+
+    def delta(self, z, y):
+        return z - y[:, None]
+
+    def prepare(self, y, outputs):
+        return y[None, :].astype(np.float64)
+
+    def delta_ops(self, z, target, out, column):
+        return [(np.subtract, (z, target, out))]
+
+
+HEADS: dict[str, Head] = {
+    head.task: head
+    for head in (BinaryHead(), MulticlassHead(), RegressionHead())
+}
+
+
+def get_head(task: str) -> Head:
+    key = str(task).strip().lower()
+    key = {"classes": "multiclass", "classification": "binary"}.get(key, key)
+    try:
+        return HEADS[key]
+    except KeyError:
+        raise ValueError(
+            f"unknown task {task!r}; expected one of: {', '.join(TASKS)}"
+        ) from None

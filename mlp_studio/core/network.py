@@ -1,0 +1,903 @@
+"""The multi-layer perceptron: forward pass, backpropagation and training.
+
+Layout
+------
+Every weight and bias lives in one flat float64 vector ``theta``. Layer
+``l`` owns a contiguous block of it, viewed as an augmented matrix of shape
+(fan_out, fan_in + 1): the first fan_in columns hold the weights
+(``W.T``) and the last column the biases. The training loop stores points
+as columns and keeps a row of ones under each layer's input, so that
+``z = W_aug @ [a; 1]`` computes ``a @ W + b`` in one call and
+``delta @ [a; 1].T`` yields the weight and the bias gradient in one call
+too. An optimizer step is a few operations on the whole flat vector.
+
+Two forward passes exist. The reference pass (``_trace``) allocates freely
+and returns every intermediate value: it serves ``gradients``,
+``backprop`` and the point inspector. The training pass is a fixed list of
+numpy calls on preallocated buffers (``_Program``), built once per batch
+size; on networks this small the number of numpy calls, not arithmetic,
+sets the speed. Tests keep the two passes in agreement.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import Activation, get_activation, run
+from .heads import get_head
+from .optimizers import make_optimizer
+
+log = logging.getLogger(__name__)
+
+MAX_HIDDEN_LAYERS = 16
+MAX_UNITS = 256
+REGULARIZATIONS = ("none", "l1", "l2")
+_PREDICT_CHUNK = 4096
+_MAX_PROGRAMS = 8
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a non-finite loss or non-finite weights.
+
+    The update responsible has been undone: the network holds the weights
+    and optimizer state it had before that update.
+    """
+
+    def __init__(self, message: str, updates: int):
+        super().__init__(message)
+        self.updates = updates
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """Everything one forward and backward pass computed, per point.
+
+    With n points and a network of L weight layers (L - 1 hidden layers):
+
+    Attributes
+    ----------
+    inputs : (n, inputs) array, the network's input features.
+    pre_activations : L arrays (n, units), z = a_prev @ W + b per layer;
+        the last is the output logits.
+    activations : L arrays (n, units), f(z) per layer; the last is the
+        head's prediction (probabilities, or values for regression).
+    deltas : L arrays (n, units), dL_i/dz of each point's own loss L_i.
+    point_losses : (n,) data loss of each point.
+    loss : mean of ``point_losses``.
+    grads : L pairs (grad_W (fan_in, fan_out), grad_b (fan_out,)), the
+        gradient of the mean data loss plus the regularization penalty.
+    """
+
+    inputs: np.ndarray
+    pre_activations: list
+    activations: list
+    deltas: list
+    point_losses: np.ndarray
+    loss: float
+    grads: list
+
+
+class _Program:
+    """One training update for batches of ``n`` points, compiled into a
+    fixed list of numpy calls on buffers allocated here.
+
+    ``ops_for(inputs, target)`` returns the list for one batch: ``inputs``
+    is a contiguous (features + 1, n) array whose last row is ones, and
+    ``target`` the (outputs, n) target the head prepared. Running the list
+    leaves the logits in ``z_out`` and the parameter gradient, divided by
+    ``delta_factor / n``, in the network's gradient vector. ``ops`` is the
+    list bound to the program's own ``inputs`` and ``target`` buffers.
+    """
+
+    def __init__(self, n, net):
+        self.n = n
+        self.net = net
+        sizes = net.sizes
+        self.inputs = np.ones((sizes[0] + 1, n))
+        self.inputs_top = self.inputs[:-1]
+        self.target = np.empty((sizes[-1], n))
+        self.z_out = np.empty((sizes[-1], n))
+        self.delta_out = np.empty((sizes[-1], n))
+        self.column = np.empty((1, n))
+
+        # Hidden layers are stacked in tall arrays so that one set of calls
+        # computes every layer's slope when all share an activation. Each
+        # layer takes units + 1 rows; the extra row of ``a_stack`` is the
+        # ones row its successor uses for the bias.
+        hidden = sizes[1:-1]
+        rows = sum(k + 1 for k in hidden)
+        self.stacks = tuple(np.zeros((rows, n)) for _ in range(4))
+        z_stack, a_stack, slope_stack, aux_stack = self.stacks
+        a_stack[:] = 1.0
+        self.z, self.a, self.a_aug, self.slope, self.aux = [], [], [], [], []
+        self.delta_full = []
+        top = 0
+        for k in hidden:
+            self.z.append(z_stack[top: top + k])
+            self.a.append(a_stack[top: top + k])
+            self.a_aug.append(a_stack[top: top + k + 1])
+            self.slope.append(slope_stack[top: top + k])
+            self.aux.append(aux_stack[top: top + k])
+            self.delta_full.append(np.empty((k + 1, n)))
+            top += k + 1
+        self.ops = self.ops_for(self.inputs, self.target)
+
+    def ops_for(self, inputs, target):
+        net = self.net
+        acts, weights, grads = net.activations, net._w_aug, net._grad_blocks
+        ops = []
+        below = inputs
+        for layer, act in enumerate(acts):
+            ops.append((np.dot, (weights[layer], below, self.z[layer])))
+            ops += act.forward_ops(self.z[layer], self.a[layer],
+                                   self.aux[layer])
+            below = self.a_aug[layer]
+        ops.append((np.dot, (weights[-1], below, self.z_out)))
+        self.n_forward = len(ops)
+        ops += net.head.delta_ops(self.z_out, target, self.delta_out,
+                                  self.column)
+
+        if acts and all(act is acts[0] for act in acts):
+            ops += acts[0].slope_ops(*self.stacks[:2], self.stacks[3],
+                                     self.stacks[2])
+        else:
+            for layer, act in enumerate(acts):
+                ops += act.slope_ops(self.z[layer], self.a[layer],
+                                     self.aux[layer], self.slope[layer])
+
+        # Backward. The delta of each ones row is computed and ignored.
+        delta = self.delta_out
+        for layer in range(len(acts), 0, -1):
+            below_full = self.delta_full[layer - 1]
+            below_delta = below_full[:-1]
+            ops += [
+                (np.dot, (delta, self.a_aug[layer - 1].T, grads[layer])),
+                (np.dot, (weights[layer].T, delta, below_full)),
+                (np.multiply, (below_delta, self.slope[layer - 1],
+                               below_delta)),
+            ]
+            delta = below_delta
+        ops.append((np.dot, (delta, inputs.T, grads[0])))
+        return ops
+
+
+class _Epoch:
+    """A training set laid out in contiguous batches, with each batch's
+    compiled update. Reused from epoch to epoch: only the order of the
+    points changes, copied into the same buffers."""
+
+    def __init__(self, net, n, batch):
+        self.key = (n, batch)
+        full, tail = divmod(n, batch)
+        k, outputs = net.inputs, net.outputs
+        self.inputs = np.ones((full, k + 1, batch))
+        self.targets = np.empty((full, outputs, batch))
+        program = net._program(batch)
+        self.batches = [
+            (program.ops_for(self.inputs[i], self.targets[i]), batch)
+            for i in range(full)
+        ]
+        self.tail = None
+        if tail:
+            self.tail = net._program(tail)
+            self.batches.append((self.tail.ops, tail))
+
+    def load(self, X, target):
+        """Copy the (already shuffled) points and targets in."""
+        full, _, batch = self.inputs.shape
+        used = full * batch
+        k = X.shape[1]
+        self.inputs[:, :k, :] = X[:used].reshape(full, batch, k).transpose(
+            0, 2, 1)
+        self.targets[:] = target[:, :used].reshape(-1, full, batch).transpose(
+            1, 0, 2)
+        if self.tail is not None:
+            self.tail.inputs_top[:] = X[used:].T
+            self.tail.target[:] = target[:, used:]
+
+
+class MLP:
+    """A fully connected feed-forward network trained by backpropagation.
+
+    Parameters
+    ----------
+    inputs : number of input features (2 for raw (x1, x2)).
+    hidden : sizes of the hidden layers, e.g. ``[8, 8]``; empty for a
+        single perceptron.
+    outputs : output units: 1 for binary and regression tasks, the number
+        of classes (2 to 6) for a multiclass task.
+    activation : one activation name for every hidden layer, or a list
+        with one name per hidden layer: relu, tanh, sigmoid, linear,
+        leaky_relu, swish.
+    task : "binary", "multiclass" or "regression".
+    seed : seed of the initial weights and of the batch shuffling. The same
+        seed, data and settings give bit-identical weights after any number
+        of updates.
+    optimizer : "sgd", "momentum", "adam", or an optimizer instance.
+    regularization : "none", "l1" or "l2". Biases are never regularized.
+    reg_rate : strength of the penalty: rate * sum|w| for L1 and
+        rate / 2 * sum w^2 for L2.
+    """
+
+    def __init__(
+        self,
+        inputs: int = 2,
+        hidden: Sequence[int] | int = (8, 8),
+        outputs: int = 1,
+        activation: str | Sequence[str] = "tanh",
+        task: str = "binary",
+        seed: int = 0,
+        *,
+        optimizer="sgd",
+        regularization: str | None = "none",
+        reg_rate: float = 0.0,
+    ):
+        self.inputs = _check_count("inputs", inputs, 1, MAX_UNITS)
+        if isinstance(hidden, (int, np.integer)):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if len(hidden) > MAX_HIDDEN_LAYERS:
+            raise ValueError(
+                f"at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(hidden)}"
+            )
+        self.hidden = tuple(
+            _check_count(f"hidden layer {i + 1}", units, 1, MAX_UNITS)
+            for i, units in enumerate(hidden)
+        )
+        self.head = get_head(task)
+        self.task = self.head.task
+        self.head.check_outputs(int(outputs))
+        self.outputs = int(outputs)
+        self.sizes = (self.inputs, *self.hidden, self.outputs)
+        self.activations: tuple[Activation, ...] = _layer_activations(
+            activation, len(self.hidden)
+        )
+        self.seed = _check_seed(seed)
+
+        self._optimizer = make_optimizer(optimizer)
+        self._regularization = "none"
+        self._reg_rate = 0.0
+        self.regularization = regularization
+        self.reg_rate = reg_rate
+
+        self._layout()
+        self._allocate_state()
+        self._initial_theta = self._initial_weights(self.seed)
+        self.reset()
+
+    # ------------------------------------------------------------------
+    # Construction
+
+    def _layout(self):
+        """Where each layer lives inside the flat parameter vector."""
+        self._blocks = []
+        start = 0
+        mask = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            stop = start + fan_out * (fan_in + 1)
+            self._blocks.append((start, stop, (fan_out, fan_in + 1)))
+            block_mask = np.ones((fan_out, fan_in + 1))
+            block_mask[:, -1] = 0.0
+            mask.append(block_mask.ravel())
+            start = stop
+        self.n_params = start
+        self._weight_mask = np.concatenate(mask)
+        self._ones = np.ones(self.n_params)
+        self._grad = np.zeros(self.n_params)
+        self._reg_scratch = np.zeros(self.n_params)
+        self._grad_blocks = [
+            self._grad[s:e].reshape(shape) for s, e, shape in self._blocks
+        ]
+        self._programs: dict[int, _Program] = {}
+        self._epoch: _Epoch | None = None
+        self._predict_buffers: dict = {}
+
+    def _allocate_state(self, keep_theta=None):
+        """Flat state: theta followed by the optimizer's buffers.
+
+        One array holds it all, so that undoing an update is one copy.
+        """
+        n = self.n_params
+        self._state = np.zeros(n * (1 + self._optimizer.n_buffers))
+        self._backup = np.empty_like(self._state)
+        self._has_backup = False
+        self._theta = self._state[:n]
+        if keep_theta is not None:
+            self._theta[:] = keep_theta
+        self._opt_buffers = [
+            self._state[n * (i + 1): n * (i + 2)]
+            for i in range(self._optimizer.n_buffers)
+        ]
+        self._w_aug = [
+            self._theta[s:e].reshape(shape) for s, e, shape in self._blocks
+        ]
+        # Compiled updates hold views of the old state.
+        self._programs = {}
+        self._epoch = None
+        self._opt_steps = 0
+
+    def _initial_weights(self, seed):
+        """Glorot-uniform weights for tanh, sigmoid and linear layers,
+        He-uniform for the rectifiers; biases start at zero."""
+        rng = np.random.default_rng(seed)
+        theta = np.zeros(self.n_params)
+        kinds = [act.name for act in self.activations] + ["output"]
+        for (start, stop, shape), kind in zip(self._blocks, kinds):
+            fan_out, fan_in = shape[0], shape[1] - 1
+            if kind in ("relu", "leaky_relu", "swish"):
+                limit = math.sqrt(6.0 / fan_in)
+            else:
+                limit = math.sqrt(6.0 / (fan_in + fan_out))
+            weights = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+            theta[start:stop].reshape(shape)[:, :-1] = weights.T
+        return theta
+
+    # ------------------------------------------------------------------
+    # Settings that may change while training runs
+
+    @property
+    def optimizer(self):
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, spec):
+        """Switch optimizer; its state (momentum, moments) starts afresh."""
+        new = make_optimizer(spec)
+        if new == self._optimizer:
+            return
+        theta = self._theta.copy()
+        self._optimizer = new
+        self._allocate_state(keep_theta=theta)
+
+    def set_optimizer(self, name, **hyper):
+        """Switch optimizer by name with hyperparameters, e.g.
+        ``set_optimizer("adam", beta1=0.8)``."""
+        self.optimizer = make_optimizer(name, **hyper)
+
+    @property
+    def regularization(self) -> str:
+        return self._regularization
+
+    @regularization.setter
+    def regularization(self, kind):
+        key = "none" if kind is None else str(kind).strip().lower()
+        if key not in REGULARIZATIONS:
+            raise ValueError(
+                f"unknown regularization {kind!r}; expected one of: "
+                f"{', '.join(REGULARIZATIONS)}"
+            )
+        self._regularization = key
+
+    @property
+    def reg_rate(self) -> float:
+        return self._reg_rate
+
+    @reg_rate.setter
+    def reg_rate(self, rate):
+        rate = _check_real("regularization rate", rate)
+        if rate < 0.0:
+            raise ValueError(f"regularization rate must be >= 0, got {rate}")
+        self._reg_rate = rate
+
+    # ------------------------------------------------------------------
+    # Parameters
+
+    def params(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Copies of the weights and biases, one ``(W, b)`` per layer.
+
+        ``W`` has shape (fan_in, fan_out) and ``b`` shape (fan_out,).
+        """
+        return [(w[:, :-1].T.copy(), w[:, -1].copy()) for w in self._w_aug]
+
+    def set_params(self, params) -> None:
+        """Replace the weights with a list like the one ``params`` returns.
+
+        Optimizer state is kept, so training continues smoothly after a
+        hand edit of one weight.
+        """
+        params = list(params)
+        if len(params) != len(self._w_aug):
+            raise ValueError(
+                f"expected {len(self._w_aug)} layers of (W, b), got {len(params)}"
+            )
+        new = self._theta.copy()
+        for layer, (pair, (start, stop, shape)) in enumerate(
+            zip(params, self._blocks)
+        ):
+            try:
+                weights, bias = pair
+            except (TypeError, ValueError):
+                raise ValueError(f"layer {layer}: expected a (W, b) pair") from None
+            weights = np.asarray(weights, dtype=np.float64)
+            bias = np.asarray(bias, dtype=np.float64)
+            fan_out, fan_in = shape[0], shape[1] - 1
+            if weights.shape != (fan_in, fan_out):
+                raise ValueError(
+                    f"layer {layer}: W must have shape "
+                    f"{(fan_in, fan_out)}, got {weights.shape}"
+                )
+            if bias.shape != (fan_out,):
+                raise ValueError(
+                    f"layer {layer}: b must have shape {(fan_out,)}, "
+                    f"got {bias.shape}"
+                )
+            if not (np.isfinite(weights).all() and np.isfinite(bias).all()):
+                raise ValueError(f"layer {layer}: weights contain NaN or infinity")
+            block = new[start:stop].reshape(shape)
+            block[:, :-1] = weights.T
+            block[:, -1] = bias
+        self._theta[:] = new
+        self._has_backup = False
+
+    def flat_params(self) -> np.ndarray:
+        """A copy of all parameters as one vector of length ``n_params``."""
+        return self._theta.copy()
+
+    def set_flat_params(self, theta) -> None:
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.shape != (self.n_params,):
+            raise ValueError(
+                f"expected {self.n_params} parameters, got shape {theta.shape}"
+            )
+        if not np.isfinite(theta).all():
+            raise ValueError("parameters contain NaN or infinity")
+        self._theta[:] = theta
+        self._has_backup = False
+
+    def unflatten(self, theta) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split a flat vector into the ``params()`` layout (as views)."""
+        theta = np.asarray(theta)
+        pairs = []
+        for start, stop, shape in self._blocks:
+            block = theta[start:stop].reshape(shape)
+            pairs.append((block[:, :-1].T, block[:, -1]))
+        return pairs
+
+    @property
+    def weight_mask(self) -> np.ndarray:
+        """(n_params,) array: 1 where ``flat_params`` holds a weight,
+        0 where it holds a bias."""
+        return self._weight_mask.copy()
+
+    def reset(self) -> None:
+        """Back to the initial weights of this seed, with fresh optimizer
+        state and batch order: training replays exactly."""
+        self._theta[:] = self._initial_theta
+        for buffer in self._opt_buffers:
+            buffer[:] = 0.0
+        self._opt_steps = 0
+        self._has_backup = False
+        self._shuffle_rng = np.random.default_rng([self.seed, 1])
+        self.updates = 0
+        self.epochs = 0
+
+    def reseed(self, seed: int | None = None) -> int:
+        """Draw new initial weights from ``seed`` (a random one if None)
+        and reset to them. Returns the seed used."""
+        if seed is None:
+            seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        self.seed = _check_seed(seed)
+        self._initial_theta = self._initial_weights(self.seed)
+        self.reset()
+        return self.seed
+
+    # ------------------------------------------------------------------
+    # Inference
+
+    def predict(self, X, dtype=np.float64) -> np.ndarray:
+        """Predictions for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : (n, inputs) array of input features.
+        dtype : float64, or float32 for speed (about 3x faster on large
+            grids, accurate to about 1e-6).
+
+        Returns
+        -------
+        (n,) probabilities of class 1 for a binary task, (n, classes)
+        probabilities for a multiclass task, (n,) values for regression.
+        """
+        X = self._check_inputs(X)
+        dtype = np.dtype(dtype)
+        n = len(X)
+        weights = self._theta.astype(dtype)
+        layers = [
+            (np.ascontiguousarray(w), b.copy())
+            for w, b in self.unflatten(weights)
+        ]
+        chunk = min(n, _PREDICT_CHUNK) or 1
+        key = (chunk, dtype)
+        buffers = self._predict_buffers.get(key)
+        if buffers is None:
+            buffers = [
+                (np.empty((chunk, k), dtype), np.empty((chunk, k), dtype),
+                 np.empty((chunk, k), dtype))
+                for k in self.sizes[1:]
+            ]
+            self._predict_buffers = {key: buffers}
+
+        out = np.empty((n, self.outputs), dtype)
+        n_hidden = len(self.activations)
+        for begin in range(0, n, chunk):
+            a = X[begin: begin + chunk].astype(dtype, copy=False)
+            rows = len(a)
+            for layer, (weight, bias) in enumerate(layers):
+                z_buf, a_buf, aux_buf = buffers[layer]
+                z = z_buf[:rows]
+                np.dot(a, weight, out=z)
+                np.add(z, bias, out=z)
+                if layer < n_hidden:
+                    a = a_buf[:rows]
+                    run(self.activations[layer].forward_ops(
+                        z, a, aux_buf[:rows]))
+                else:
+                    a = z
+            out[begin: begin + rows] = a
+        return self._head_output(out)
+
+    def _head_output(self, z):
+        if self.task == "binary":
+            z *= 0.5
+            np.tanh(z, out=z)
+            z *= 0.5
+            z += 0.5
+            return z[:, 0]
+        if self.task == "multiclass":
+            return self.head.output(z)
+        return z[:, 0]
+
+    def predict_labels(self, X) -> np.ndarray:
+        """Predicted class labels (ints) for a classification task."""
+        if self.task == "regression":
+            raise ValueError("a regression model predicts values, not labels")
+        probs = self.predict(X)
+        if self.task == "binary":
+            return (probs >= 0.5).astype(np.int64)
+        return probs.argmax(axis=1)
+
+    def loss(self, X, y) -> float:
+        """Mean data loss on (X, y): cross-entropy for classification,
+        half the mean squared error for regression. No penalty term."""
+        X, y = self._check_data(X, y)
+        return self._data_loss(X, y)
+
+    def _data_loss(self, X, y):
+        if len(y) == 0:
+            return float("nan")
+        z = self._trace(X)[0][-1]
+        return float(self.head.point_losses(z, y).mean())
+
+    def penalty(self) -> float:
+        """The regularization term added to the data loss."""
+        weights = self._theta * self._weight_mask
+        if self._regularization == "l1":
+            return self._reg_rate * float(np.abs(weights).sum())
+        if self._regularization == "l2":
+            return 0.5 * self._reg_rate * float(weights @ weights)
+        return 0.0
+
+    def objective(self, X, y) -> float:
+        """What training minimises: ``loss(X, y) + penalty()``."""
+        return self.loss(X, y) + self.penalty()
+
+    def accuracy(self, X, y) -> float:
+        """Fraction of points whose predicted class is their label."""
+        X, y = self._check_data(X, y)
+        if len(y) == 0:
+            return float("nan")
+        return float((self.predict_labels(X) == y).mean())
+
+    # ------------------------------------------------------------------
+    # Gradients and explanations
+
+    def _trace(self, X):
+        """Reference forward pass: (pre-activations, activations) per layer."""
+        zs, outs = [], []
+        a = X
+        for layer, block in enumerate(self._w_aug):
+            z = a @ block[:, :-1].T + block[:, -1]
+            if layer < len(self.activations):
+                a = self.activations[layer].value(z)
+            else:
+                a = self.head.output(z)
+            zs.append(z)
+            outs.append(a)
+        return zs, outs
+
+    def backprop(self, X, y) -> Backprop:
+        """One forward and backward pass with every intermediate kept.
+
+        See ``Backprop`` for what it holds. Allocates freely: meant for
+        explanation and inspection, not for the training loop.
+        """
+        X, y = self._check_data(X, y)
+        zs, outs = self._trace(X)
+        deltas = [None] * len(zs)
+        deltas[-1] = self.head.delta(zs[-1], y)
+        for layer in range(len(zs) - 1, 0, -1):
+            back = deltas[layer] @ self._w_aug[layer][:, :-1]
+            act = self.activations[layer - 1]
+            deltas[layer - 1] = back * act.slope(zs[layer - 1], outs[layer - 1])
+
+        n = max(len(X), 1)
+        reg_grad = self._penalty_gradient()
+        grads = []
+        for layer, delta in enumerate(deltas):
+            below = X if layer == 0 else outs[layer - 1]
+            start, stop, shape = self._blocks[layer]
+            reg = reg_grad[start:stop].reshape(shape)
+            grads.append((below.T @ delta / n + reg[:, :-1].T,
+                          delta.sum(0) / n))
+        point_losses = self.head.point_losses(zs[-1], y)
+        return Backprop(
+            inputs=X,
+            pre_activations=zs,
+            activations=outs,
+            deltas=deltas,
+            point_losses=point_losses,
+            loss=float(point_losses.mean()) if len(y) else float("nan"),
+            grads=grads,
+        )
+
+    def gradients(self, X, y) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Gradient of ``objective(X, y)`` in the ``params()`` layout."""
+        return self.backprop(X, y).grads
+
+    def point_gradients(self, x, y) -> Backprop:
+        """``backprop`` for a single point ``x`` (shape (inputs,)) with
+        label ``y``: what this one point asks of every weight."""
+        x = np.asarray(x, dtype=np.float64).reshape(1, -1)
+        return self.backprop(x, np.asarray([y]))
+
+    def per_point_gradients(self, X, y):
+        """Each point's own data-loss gradient, without the penalty.
+
+        Returns
+        -------
+        list of (grad_W (n, fan_in, fan_out), grad_b (n, fan_out)) per layer.
+        """
+        trace = self.backprop(X, y)
+        grads = []
+        for layer, delta in enumerate(trace.deltas):
+            below = trace.inputs if layer == 0 else trace.activations[layer - 1]
+            grads.append((below[:, :, None] * delta[:, None, :], delta.copy()))
+        return grads
+
+    def _penalty_gradient(self):
+        if self._regularization == "l1" and self._reg_rate:
+            return self._reg_rate * np.sign(self._theta) * self._weight_mask
+        if self._regularization == "l2" and self._reg_rate:
+            return self._reg_rate * self._theta * self._weight_mask
+        return np.zeros(self.n_params)
+
+    # ------------------------------------------------------------------
+    # Training
+
+    def step(self, X, y, lr: float) -> float:
+        """One update on the batch (X, y) with learning rate ``lr``.
+
+        Returns the batch's mean data loss at the weights before the update.
+        Raises ``NonFiniteLossError`` (with the update undone) when the
+        loss or the new weights are not finite.
+        """
+        X, y = self._check_data(X, y, cheap=True)
+        if len(X) == 0:
+            raise ValueError("cannot take a step on an empty batch")
+        lr = _check_lr(lr)
+        program = self._program(len(X))
+        np.copyto(program.inputs_top, X.T)
+        np.copyto(program.target, self.head.prepare(y, self.outputs))
+        with np.errstate(all="ignore"):  # divergence is reported below
+            self._train([(program.ops, len(X))], lr, X)
+
+        loss = float(self.head.point_losses(program.z_out.T, y).mean())
+        if not math.isfinite(loss):
+            self._undo(X, loss)
+        return loss
+
+    def train_epoch(self, X, y, lr: float, batch_size: int | None = None,
+                    shuffle: bool = True) -> float:
+        """One pass over (X, y) in mini-batches.
+
+        Parameters
+        ----------
+        X : (n, inputs) features; y : (n,) labels or targets.
+        lr : learning rate.
+        batch_size : points per update, 1 to n; None for the whole set.
+        shuffle : visit the points in a fresh random order (drawn from the
+            model's seed) each epoch.
+
+        Returns
+        -------
+        The mean data loss on (X, y) after the epoch.
+        """
+        X, y = self._check_data(X, y)
+        n = len(X)
+        if n == 0:
+            raise ValueError("cannot train on an empty data set")
+        lr = _check_lr(lr)
+        batch = n if batch_size is None else _check_count(
+            "batch size", batch_size, 1, None)
+        batch = min(batch, n)
+
+        order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+        epoch = self._epoch
+        if epoch is None or epoch.key != (n, batch):
+            epoch = self._epoch = _Epoch(self, n, batch)
+        epoch.load(X[order], self.head.prepare(y[order], self.outputs))
+        with np.errstate(all="ignore"):  # divergence is reported below
+            self._train(epoch.batches, lr, X)
+        self.epochs += 1
+
+        loss = self._fast_loss(X, y)
+        if not math.isfinite(loss):
+            self._undo(X, loss)
+        return loss
+
+    def _fast_loss(self, X, y):
+        """``loss(X, y)`` through a compiled forward pass, for checked data."""
+        program = self._program(len(X))
+        np.copyto(program.inputs_top, X.T)
+        for function, args in program.ops[:program.n_forward]:
+            function(*args)
+        return float(self.head.point_losses(program.z_out.T, y).mean())
+
+    def _program(self, n) -> _Program:
+        program = self._programs.get(n)
+        if program is None:
+            if len(self._programs) >= _MAX_PROGRAMS:
+                self._programs.clear()
+            program = self._programs[n] = _Program(n, self)
+        return program
+
+    def _train(self, batches, lr, X):
+        """Run compiled updates, each followed by an optimizer step.
+
+        ``batches`` holds (ops, n) pairs whose inputs are already loaded.
+        This is the hot loop: it keeps everything in locals.
+        """
+        state, backup = self._state, self._backup
+        theta, grad, ones = self._theta, self._grad, self._ones
+        update, buffers = self._optimizer.update, self._opt_buffers
+        regularize = self._regularization != "none" and self._reg_rate > 0
+        factor = self.head.delta_factor
+        dot, copyto, isfinite = np.dot, np.copyto, math.isfinite
+        for ops, n in batches:
+            for function, args in ops:
+                function(*args)
+
+            copyto(backup, state)
+            self._has_backup = True
+            scale = factor / n
+            if regularize:
+                self._add_penalty_gradient(scale)
+                scale = 1.0
+            self._opt_steps += 1
+            update(theta, grad, buffers, lr, scale, self._opt_steps)
+            self.updates += 1
+
+            # The sum of the weights is finite exactly when all of them
+            # are (short of an overflow near 1e308); a dot product is the
+            # cheapest sum numpy offers.
+            if not isfinite(dot(theta, ones)):
+                self._undo(X, float("nan"))
+
+    def _add_penalty_gradient(self, scale):
+        """grad = scale * grad + d(penalty)/d(theta)."""
+        grad, penalty = self._grad, self._reg_scratch
+        np.multiply(grad, scale, out=grad)
+        if self._regularization == "l2":
+            np.multiply(self._theta, self._weight_mask, out=penalty)
+        else:
+            np.sign(self._theta, out=penalty)
+            np.multiply(penalty, self._weight_mask, out=penalty)
+        np.multiply(penalty, self._reg_rate, out=penalty)
+        np.add(grad, penalty, out=grad)
+
+    def _undo(self, X, loss):
+        """Restore the state before the last update, then raise: a
+        ValueError if the inputs hold NaN or infinity, else
+        NonFiniteLossError."""
+        if self._has_backup:
+            np.copyto(self._state, self._backup)
+            self._has_backup = False
+            self._opt_steps -= 1
+            self.updates -= 1
+            what = "the update that produced it was undone"
+        else:
+            what = "the initial weights already give it"
+        if X is not None and not np.isfinite(X).all():
+            raise ValueError("input X contains NaN or infinity")
+        log.warning("non-finite loss (%s) after %d updates", loss, self.updates)
+        raise NonFiniteLossError(
+            f"training diverged: the loss became {loss} ({what}); "
+            "try a smaller learning rate",
+            self.updates,
+        )
+
+    # ------------------------------------------------------------------
+    # Validation
+
+    def _check_inputs(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.inputs:
+            raise ValueError(
+                f"X must have shape (n, {self.inputs}), got {X.shape}"
+            )
+        if not np.isfinite(X).all():
+            raise ValueError("input X contains NaN or infinity")
+        return X
+
+    def _check_data(self, X, y, cheap=False):
+        if cheap:
+            # The per-update path leaves NaN detection to the loss check.
+            X = np.asarray(X, dtype=np.float64)
+            if X.ndim != 2 or X.shape[1] != self.inputs:
+                raise ValueError(
+                    f"X must have shape (n, {self.inputs}), got {X.shape}"
+                )
+        else:
+            X = self._check_inputs(X)
+        y = self.head.check_labels(y, self.outputs)
+        if len(y) != len(X):
+            raise ValueError(
+                f"X has {len(X)} rows but y has {len(y)} labels"
+            )
+        return X, y
+
+    def __repr__(self):
+        acts = ",".join(a.name for a in self.activations)
+        return (f"MLP(sizes={self.sizes}, activation=[{acts}], "
+                f"task={self.task!r}, seed={self.seed})")
+
+
+def _layer_activations(activation, n_hidden):
+    if isinstance(activation, str):
+        return tuple(get_activation(activation) for _ in range(n_hidden))
+    names = list(activation)
+    if len(names) != n_hidden:
+        raise ValueError(
+            f"got {len(names)} activations for {n_hidden} hidden layers"
+        )
+    return tuple(get_activation(name) for name in names)
+
+
+def _check_count(what, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{what} must be {bound}, got {value}")
+    return value
+
+
+def _check_real(what, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be finite, got {value}")
+    return value
+
+
+def _check_lr(lr):
+    lr = _check_real("learning rate", lr)
+    if lr <= 0.0:
+        raise ValueError(f"learning rate must be positive, got {lr}")
+    return lr
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be 0 or more, got {seed}")
+    return int(seed)

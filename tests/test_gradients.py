@@ -1,0 +1,166 @@
+"""Backpropagation against central finite differences, in float64."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mlp_studio.core import ACTIVATIONS, MLP
+from mlp_studio.core.activations import run
+
+RELATIVE = 1e-6
+
+
+def numeric_gradient(model, X, y, h=1e-6):
+    theta = model.flat_params()
+    grad = np.empty_like(theta)
+    for i in range(len(theta)):
+        for sign in (1, -1):
+            shifted = theta.copy()
+            shifted[i] += sign * h
+            model.set_flat_params(shifted)
+            value = model.objective(X, y)
+            grad[i] = value / (2 * h) if sign == 1 else grad[i] - value / (2 * h)
+    model.set_flat_params(theta)
+    return grad
+
+
+def flatten(pairs, model):
+    flat = np.zeros(model.n_params)
+    for (w, b), (wv, bv) in zip(pairs, model.unflatten(flat)):
+        wv[...] = w
+        bv[...] = b
+    return flat
+
+
+def assert_close(analytic, numeric):
+    scale = max(np.linalg.norm(analytic), np.linalg.norm(numeric), 1e-12)
+    assert np.linalg.norm(analytic - numeric) / scale < RELATIVE
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-8 * scale)
+
+
+def make_problem(task, rng, n=12, inputs=3, classes=4):
+    X = rng.normal(0.0, 1.5, (n, inputs))
+    if task == "binary":
+        return X, rng.integers(0, 2, n), 1
+    if task == "multiclass":
+        return X, rng.integers(0, classes, n), classes
+    return X, rng.normal(0.0, 1.0, n), 1
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_gradients_match_finite_differences(activation, task, rng):
+    X, y, outputs = make_problem(task, rng)
+    model = MLP(3, [5, 4], outputs, activation, task, seed=3)
+    # Non-zero biases so that every parameter is exercised.
+    model.set_flat_params(model.flat_params() + rng.normal(0, 0.3, model.n_params))
+    analytic = flatten(model.gradients(X, y), model)
+    assert_close(analytic, numeric_gradient(model, X, y))
+
+
+@pytest.mark.parametrize("regularization", ["l1", "l2"])
+def test_penalty_gradients_match_finite_differences(regularization, rng):
+    X, y, _ = make_problem("binary", rng)
+    model = MLP(3, [6], 1, "tanh", "binary", seed=1,
+                regularization=regularization, reg_rate=0.05)
+    model.set_flat_params(model.flat_params() + rng.normal(0, 0.3, model.n_params))
+    assert model.penalty() > 0
+    analytic = flatten(model.gradients(X, y), model)
+    assert_close(analytic, numeric_gradient(model, X, y))
+
+
+def test_biases_are_not_regularized(rng):
+    model = MLP(2, [4], 1, "tanh", "binary", seed=0, regularization="l2",
+                reg_rate=1.0)
+    before = model.penalty()
+    theta = model.flat_params()
+    theta[model.weight_mask == 0] = 100.0
+    model.set_flat_params(theta)
+    assert model.penalty() == pytest.approx(before)
+
+
+def test_perceptron_gradient_is_the_textbook_one(rng):
+    # With no hidden layer: dL/dw = mean((p - y) x), dL/db = mean(p - y).
+    X, y, _ = make_problem("binary", rng, inputs=2)
+    model = MLP(2, [], 1, task="binary", seed=0)
+    p = model.predict(X)
+    (grad_w, grad_b), = model.gradients(X, y)
+    np.testing.assert_allclose(grad_w[:, 0], ((p - y)[:, None] * X).mean(0))
+    np.testing.assert_allclose(grad_b, [(p - y).mean()])
+
+
+@pytest.mark.parametrize(
+    "activations, task",
+    list(itertools.product(
+        [["tanh", "tanh"], ["relu", "swish"], ["sigmoid", "leaky_relu"],
+         ["linear", "tanh"]],
+        ["binary", "multiclass", "regression"],
+    )),
+)
+def test_training_update_uses_the_reference_gradient(activations, task, rng):
+    """The compiled training pass and the reference pass agree: one SGD step
+    moves the weights by exactly -lr times the reference gradient."""
+    X, y, outputs = make_problem(task, rng, n=7)
+    model = MLP(3, [5, 4], outputs, activations, task, seed=2)
+    model.set_flat_params(model.flat_params() + rng.normal(0, 0.2, model.n_params))
+    expected = flatten(model.gradients(X, y), model)
+    before = model.flat_params()
+    loss = model.step(X, y, lr=0.1)
+    np.testing.assert_allclose((before - model.flat_params()) / 0.1, expected,
+                               rtol=1e-9, atol=1e-12)
+    model.set_flat_params(before)
+    assert loss == pytest.approx(model.loss(X, y), rel=1e-12)
+
+
+def test_regularized_training_update_uses_the_reference_gradient(rng):
+    X, y, _ = make_problem("binary", rng, n=9)
+    for kind in ("l1", "l2"):
+        model = MLP(3, [4], 1, "tanh", "binary", seed=5, regularization=kind,
+                    reg_rate=0.1)
+        expected = flatten(model.gradients(X, y), model)
+        before = model.flat_params()
+        model.step(X, y, lr=0.5)
+        np.testing.assert_allclose((before - model.flat_params()) / 0.5,
+                                   expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_ops_match_reference(name, rng):
+    act = ACTIVATIONS[name]
+    z = rng.normal(0.0, 3.0, (4, 6))
+    a, aux, slope = np.empty_like(z), np.empty_like(z), np.empty_like(z)
+    run(act.forward_ops(z, a, aux))
+    run(act.slope_ops(z, a, aux, slope))
+    np.testing.assert_allclose(a, act.value(z), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(slope, act.slope(z, act.value(z)),
+                               rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_slope_matches_finite_differences(name, rng):
+    act = ACTIVATIONS[name]
+    z = rng.normal(0.0, 3.0, 200)
+    z = z[np.abs(z) > 1e-3]  # away from the rectifiers' kink
+    h = 1e-6
+    numeric = (act.value(z + h) - act.value(z - h)) / (2 * h)
+    np.testing.assert_allclose(act.slope(z, act.value(z)), numeric,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_point_gradients_are_one_row_of_the_batch(rng):
+    X, y, outputs = make_problem("multiclass", rng, n=6)
+    model = MLP(3, [5], outputs, "tanh", "multiclass", seed=0)
+    batch = model.backprop(X, y)
+    point = model.point_gradients(X[2], y[2])
+    for layer in range(2):
+        np.testing.assert_allclose(point.deltas[layer][0],
+                                   batch.deltas[layer][2])
+        np.testing.assert_allclose(point.activations[layer][0],
+                                   batch.activations[layer][2])
+    per_point = model.per_point_gradients(X, y)
+    for layer, (grad_w, grad_b) in enumerate(batch.grads):
+        np.testing.assert_allclose(per_point[layer][0].mean(0), grad_w)
+        np.testing.assert_allclose(per_point[layer][1].mean(0), grad_b)
+    point_w = point.grads[1][0]
+    np.testing.assert_allclose(point_w, per_point[1][0][2])

@@ -1,0 +1,213 @@
+"""Training: stated quality, every optimizer, reproducibility, divergence."""
+
+import numpy as np
+import pytest
+
+from mlp_studio.core import MLP, FeatureMap, NonFiniteLossError, make_dataset
+
+
+def train(model, data, lr, batch, epochs, target):
+    """Train until accuracy reaches ``target``; return the epochs used."""
+    for epoch in range(1, epochs + 1):
+        model.train_epoch(data.X, data.y, lr, batch)
+        if model.accuracy(data.X, data.y) > target:
+            return epoch
+    return None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spiral_above_95_percent_within_400_epochs(seed, spiral):
+    model = MLP(2, [8, 8], 1, "tanh", "binary", seed=seed, optimizer="adam")
+    assert train(model, spiral, lr=0.01, batch=10, epochs=400, target=0.95)
+
+
+@pytest.mark.parametrize("name", ["circle", "xor"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_circle_and_xor_above_97_percent_within_50_epochs(name, seed):
+    data = make_dataset(name, 500, 0.0, seed=seed)
+    model = MLP(2, [8, 8], 1, "tanh", "binary", seed=seed)
+    assert train(model, data, lr=0.03, batch=10, epochs=50, target=0.97)
+
+
+def test_perceptron_separates_circle_given_squared_features():
+    data = make_dataset("circle", 400, 0.0, seed=0)
+    features = FeatureMap(["x1^2", "x2^2"])
+    X = features.transform(data.X)
+    model = MLP(2, [], 1, task="binary", seed=0, optimizer="adam")
+    for _ in range(200):
+        model.train_epoch(X, data.y, 0.05, 20)
+    assert model.accuracy(X, data.y) > 0.97
+
+
+def test_several_classes_are_learned():
+    data = make_dataset("blobs", 600, 0.0, seed=0, classes=5)
+    model = MLP(2, [8], 5, "relu", "multiclass", seed=0, optimizer="adam")
+    for _ in range(60):
+        model.train_epoch(data.X, data.y, 0.01, 16)
+    assert model.accuracy(data.X, data.y) > 0.95
+    probs = model.predict(data.X)
+    assert probs.shape == (600, 5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+
+
+def test_regression_fits_the_plane():
+    data = make_dataset("plane", 400, 0.0, seed=0)
+    model = MLP(2, [4], 1, "linear", "regression", seed=0)
+    first = model.loss(data.X, data.y)
+    for _ in range(50):
+        model.train_epoch(data.X, data.y, 0.01, 10)
+    assert model.loss(data.X, data.y) < 1e-4 < first
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("regularization", ["none", "l1", "l2"])
+def test_every_optimizer_reduces_the_loss(optimizer, regularization):
+    data = make_dataset("gauss", 200, 0.1, seed=4)
+    model = MLP(2, [6], 1, "tanh", "binary", seed=0, optimizer=optimizer,
+                regularization=regularization, reg_rate=1e-3)
+    first = model.objective(data.X, data.y)
+    for _ in range(20):
+        model.train_epoch(data.X, data.y, 0.01, 10)
+    assert model.objective(data.X, data.y) < 0.5 * first
+
+
+def test_momentum_and_adam_follow_their_update_rules(rng):
+    X = rng.normal(size=(5, 2))
+    y = rng.integers(0, 2, 5)
+    grads = []
+    momentum = MLP(2, [3], 1, seed=0, optimizer="momentum")
+    plain = MLP(2, [3], 1, seed=0)
+    theta = momentum.flat_params()
+    g1 = _flat_gradient(plain, X, y)
+    momentum.step(X, y, 0.1)
+    np.testing.assert_allclose(momentum.flat_params(), theta - 0.1 * g1)
+    g2 = _flat_gradient(momentum, X, y)
+    theta = momentum.flat_params()
+    momentum.step(X, y, 0.1)
+    np.testing.assert_allclose(momentum.flat_params(),
+                               theta - 0.1 * (0.9 * g1 + g2))
+
+    adam = MLP(2, [3], 1, seed=0, optimizer="adam")
+    m = v = 0.0
+    theta = adam.flat_params()
+    for t in (1, 2, 3):
+        g = _flat_gradient(adam, X, y)
+        grads.append(g)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        theta = theta - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
+        adam.step(X, y, 0.01)
+        np.testing.assert_allclose(adam.flat_params(), theta, rtol=1e-6,
+                                   atol=1e-12)
+
+
+def _flat_gradient(model, X, y):
+    flat = np.zeros(model.n_params)
+    for (w, b), (wv, bv) in zip(model.gradients(X, y), model.unflatten(flat)):
+        wv[...] = w
+        bv[...] = b
+    return flat
+
+
+@pytest.mark.parametrize("batch", [1, 7, 10, 500])
+def test_same_seed_gives_bit_identical_weights(batch, spiral):
+    runs = []
+    for _ in range(2):
+        model = MLP(2, [8, 8], 1, "tanh", "binary", seed=11, optimizer="adam")
+        for _ in range(3):
+            model.train_epoch(spiral.X, spiral.y, 0.01, batch)
+        runs.append(model.flat_params())
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_reset_replays_training_and_reseed_changes_it(spiral):
+    model = MLP(2, [8, 8], 1, "tanh", "binary", seed=5, optimizer="momentum")
+    initial = model.flat_params()
+    model.train_epoch(spiral.X, spiral.y, 0.03, 10)
+    trained = model.flat_params()
+    assert model.updates == 50 and not np.array_equal(trained, initial)
+
+    model.reset()
+    assert np.array_equal(model.flat_params(), initial)
+    assert model.updates == 0 and model.epochs == 0
+    model.train_epoch(spiral.X, spiral.y, 0.03, 10)
+    assert np.array_equal(model.flat_params(), trained)
+
+    seed = model.reseed()
+    assert model.seed == seed
+    assert not np.array_equal(model.flat_params(), initial)
+    model.reseed(5)
+    assert np.array_equal(model.flat_params(), initial)
+
+
+def test_params_round_trip_and_are_copies():
+    model = MLP(2, [3, 4], 1, seed=0)
+    params = model.params()
+    assert [w.shape for w, _ in params] == [(2, 3), (3, 4), (4, 1)]
+    assert [b.shape for _, b in params] == [(3,), (4,), (1,)]
+    params[0][0][0, 0] = 123.0
+    assert model.params()[0][0][0, 0] != 123.0
+    model.set_params(params)
+    assert model.params()[0][0][0, 0] == 123.0
+
+
+def test_zero_hidden_layers_is_a_perceptron():
+    model = MLP(2, [], 1, seed=0)
+    (w, b), = model.params()
+    assert w.shape == (2, 1) and b.shape == (1,)
+    X = np.array([[1.0, 2.0]])
+    expected = 1 / (1 + np.exp(-(X @ w + b)))
+    np.testing.assert_allclose(model.predict(X), expected[:, 0])
+
+
+def test_ten_hidden_layers_of_64_train():
+    data = make_dataset("xor", 200, 0.0, seed=0)
+    model = MLP(2, [64] * 10, 1, "relu", "binary", seed=0, optimizer="adam")
+    first = model.loss(data.X, data.y)
+    for _ in range(5):
+        model.train_epoch(data.X, data.y, 0.001, 20)
+    assert model.loss(data.X, data.y) < first
+
+
+def test_float32_prediction_matches_float64(spiral):
+    model = MLP(2, [8, 8], 1, "tanh", "binary", seed=0)
+    grid = np.random.default_rng(0).uniform(-6, 6, (10_000, 2))
+    np.testing.assert_allclose(model.predict(grid, dtype=np.float32),
+                               model.predict(grid), atol=1e-5)
+
+
+def test_divergence_is_detected_and_the_bad_update_undone():
+    data = make_dataset("plane", 100, 0.0, seed=0)
+    X = data.X * 1e100  # finite, but a learning rate of 1 blows it up
+    model = MLP(2, [4], 1, "relu", "regression", seed=0)
+    previous = model.flat_params()
+    with pytest.raises(NonFiniteLossError) as info:
+        for _ in range(20):
+            previous = model.flat_params()
+            model.step(X[:10], data.y[:10], 1.0)
+    assert "smaller learning rate" in str(info.value)
+    assert np.isfinite(model.flat_params()).all()
+    np.testing.assert_array_equal(model.flat_params(), previous)
+    assert model.updates == info.value.updates
+
+
+def test_divergence_during_an_epoch_keeps_the_last_good_weights():
+    data = make_dataset("plane", 100, 0.0, seed=0)
+    model = MLP(2, [8], 1, "relu", "regression", seed=0, optimizer="momentum")
+    with pytest.raises(NonFiniteLossError):
+        for _ in range(50):
+            model.train_epoch(data.X * 1e80, data.y * 1e80, 10.0, 5)
+    assert np.isfinite(model.flat_params()).all()
+    assert 0 < model.updates < 50 * 20
+
+
+def test_changing_optimizer_keeps_weights():
+    data = make_dataset("gauss", 100, 0.0, seed=0)
+    model = MLP(2, [4], 1, seed=0)
+    model.train_epoch(data.X, data.y, 0.1, 10)
+    theta = model.flat_params()
+    model.optimizer = "adam"
+    assert np.array_equal(model.flat_params(), theta)
+    model.train_epoch(data.X, data.y, 0.01, 10)
+    assert not np.array_equal(model.flat_params(), theta)
