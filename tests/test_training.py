@@ -211,3 +211,37 @@ def test_changing_optimizer_keeps_weights():
     assert np.array_equal(model.flat_params(), theta)
     model.train_epoch(data.X, data.y, 0.01, 10)
     assert not np.array_equal(model.flat_params(), theta)
+
+
+def test_updates_in_any_chunks_add_up_to_whole_epochs(spiral):
+    whole = MLP(2, [8, 8], 1, "tanh", "binary", seed=3, optimizer="adam")
+    for _ in range(3):
+        whole.train_epoch(spiral.X, spiral.y, 0.01, 12)
+    chunked = MLP(2, [8, 8], 1, "tanh", "binary", seed=3, optimizer="adam")
+    completed = 0
+    for count in [1, 5, 40, 0, 7, 60, 9]:  # 122 updates; an epoch is 42
+        completed += chunked.train_updates(spiral.X, spiral.y, 0.01, 12, count)
+    assert completed == 2 and chunked.epochs == 2
+    assert chunked.epoch_progress == pytest.approx(38 / 42)
+    completed += chunked.train_updates(spiral.X, spiral.y, 0.01, 12, 4)
+    assert completed == 3 and chunked.updates == whole.updates == 126
+    assert np.array_equal(chunked.flat_params(), whole.flat_params())
+
+
+def test_reset_mid_epoch_replays_from_the_start(spiral):
+    model = MLP(2, [4], 1, seed=0)
+    model.train_updates(spiral.X, spiral.y, 0.1, 10, 3)
+    first = model.flat_params()
+    model.train_updates(spiral.X, spiral.y, 0.1, 10, 20)
+    model.reset()
+    model.train_updates(spiral.X, spiral.y, 0.1, 10, 3)
+    assert np.array_equal(model.flat_params(), first)
+
+
+def test_new_data_starts_a_new_epoch(spiral):
+    model = MLP(2, [4], 1, seed=0)
+    model.train_updates(spiral.X, spiral.y, 0.1, 10, 5)
+    assert model.epoch_progress == pytest.approx(0.1)
+    smaller = spiral.subset(np.arange(100))
+    model.train_updates(smaller.X, smaller.y, 0.1, 10, 5)
+    assert model.epoch_progress == pytest.approx(0.5)

@@ -168,37 +168,52 @@ class _Program:
 
 class _Epoch:
     """A training set laid out in contiguous batches, with each batch's
-    compiled update. Reused from epoch to epoch: only the order of the
-    points changes, copied into the same buffers."""
+    compiled update, and a cursor: the batch the next update takes.
 
-    def __init__(self, net, n, batch):
-        self.key = (n, batch)
+    Reused from epoch to epoch while the data stay the same objects: only
+    the order of the points changes, copied into the same buffers.
+    """
+
+    def __init__(self, net, source, X, y, batch):
+        self.source = source  # the caller's (X, y), compared by identity
+        self.X, self.y = X, y  # checked copies
+        self.batch = batch
+        n, k = X.shape
         full, tail = divmod(n, batch)
-        k, outputs = net.inputs, net.outputs
         self.inputs = np.ones((full, k + 1, batch))
-        self.targets = np.empty((full, outputs, batch))
+        self.targets = np.empty((full, net.outputs, batch))
         program = net._program(batch)
         self.batches = [
             (program.ops_for(self.inputs[i], self.targets[i]), batch)
             for i in range(full)
         ]
-        self.tail = None
+        self.tail_inputs = np.ones((k + 1, tail))
+        self.tail_target = np.empty((net.outputs, tail))
         if tail:
-            self.tail = net._program(tail)
-            self.batches.append((self.tail.ops, tail))
+            ops = net._program(tail).ops_for(self.tail_inputs,
+                                             self.tail_target)
+            self.batches.append((ops, tail))
+        self.cursor = len(self.batches)  # no order drawn yet
 
-    def load(self, X, target):
-        """Copy the (already shuffled) points and targets in."""
-        full, _, batch = self.inputs.shape
+    def matches(self, X, y, batch):
+        return (X is self.source[0] and y is self.source[1]
+                and batch == self.batch)
+
+    def shuffle(self, net, shuffle):
+        """Draw the next epoch's order, load it, and rewind the cursor."""
+        n = len(self.X)
+        order = net._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+        X = self.X[order]
+        target = net.head.prepare(self.y[order], net.outputs)
+        full, k, batch = self.inputs.shape[0], X.shape[1], self.batch
         used = full * batch
-        k = X.shape[1]
         self.inputs[:, :k, :] = X[:used].reshape(full, batch, k).transpose(
             0, 2, 1)
         self.targets[:] = target[:, :used].reshape(-1, full, batch).transpose(
             1, 0, 2)
-        if self.tail is not None:
-            self.tail.inputs_top[:] = X[used:].T
-            self.tail.target[:] = target[:, used:]
+        self.tail_inputs[:k] = X[used:].T
+        self.tail_target[:] = target[:, used:]
+        self.cursor = 0
 
 
 class MLP:
@@ -473,6 +488,8 @@ class MLP:
         self._opt_steps = 0
         self._has_backup = False
         self._shuffle_rng = np.random.default_rng([self.seed, 1])
+        if self._epoch is not None:
+            self._epoch.cursor = len(self._epoch.batches)
         self.updates = 0
         self.epochs = 0
 
@@ -703,7 +720,7 @@ class MLP:
 
     def train_epoch(self, X, y, lr: float, batch_size: int | None = None,
                     shuffle: bool = True) -> float:
-        """One pass over (X, y) in mini-batches.
+        """One whole pass over (X, y) in mini-batches, in a fresh order.
 
         Parameters
         ----------
@@ -717,36 +734,124 @@ class MLP:
         -------
         The mean data loss on (X, y) after the epoch.
         """
-        X, y = self._check_data(X, y)
+        epoch, lr = self._epoch_for(X, y, lr, batch_size)
+        epoch.shuffle(self, shuffle)
+        self._run_batches(epoch, len(epoch.batches), lr)
+        self.epochs += 1
+
+        loss = self._fast_loss(epoch.X, epoch.y)
+        if not math.isfinite(loss):
+            self._undo(epoch.X, loss)
+        return loss
+
+    def train_updates(self, X, y, lr: float, batch_size: int | None = None,
+                      count: int = 1, shuffle: bool = True) -> int:
+        """``count`` updates, going on from where the last call stopped.
+
+        Mini-batches are taken in order through the current epoch; when it
+        runs out, the next epoch is shuffled and begins. Calls continue the
+        same epoch while they pass the same ``X`` and ``y`` objects and
+        batch size; other arrays start a new epoch. Updates of any count
+        add up to the same weights as whole epochs of ``train_epoch``.
+
+        Returns
+        -------
+        The number of epochs completed during this call.
+        """
+        count = _check_count("count", count, 0, None)
+        epoch, lr = self._epoch_for(X, y, lr, batch_size)
+        completed = 0
+        while count:
+            if epoch.cursor == len(epoch.batches):
+                epoch.shuffle(self, shuffle)
+            take = min(count, len(epoch.batches) - epoch.cursor)
+            self._run_batches(epoch, take, lr)
+            count -= take
+            if epoch.cursor == len(epoch.batches):
+                self.epochs += 1
+                completed += 1
+        return completed
+
+    @property
+    def epoch_progress(self) -> float:
+        """How far the current epoch of ``train_updates`` has gone, 0 to 1."""
+        epoch = self._epoch
+        if epoch is None or epoch.cursor == len(epoch.batches):
+            return 0.0
+        return epoch.cursor / len(epoch.batches)
+
+    def _epoch_for(self, X, y, lr, batch_size):
+        """The epoch layout for (X, y), checked, reused when possible."""
+        lr = _check_lr(lr)
         n = len(X)
         if n == 0:
             raise ValueError("cannot train on an empty data set")
-        lr = _check_lr(lr)
         batch = n if batch_size is None else _check_count(
             "batch size", batch_size, 1, None)
         batch = min(batch, n)
-
-        order = self._shuffle_rng.permutation(n) if shuffle else np.arange(n)
         epoch = self._epoch
-        if epoch is None or epoch.key != (n, batch):
-            epoch = self._epoch = _Epoch(self, n, batch)
-        epoch.load(X[order], self.head.prepare(y[order], self.outputs))
-        with np.errstate(all="ignore"):  # divergence is reported below
-            self._train(epoch.batches, lr, X)
-        self.epochs += 1
+        if epoch is not None and epoch.matches(X, y, batch):
+            if not (_read_only(X) and _read_only(y)):
+                self._check_data(X, y)  # the caller may have changed them
+            return epoch, lr
+        checked_X, checked_y = self._check_data(X, y)
+        self._epoch = _Epoch(self, (X, y), checked_X, checked_y, batch)
+        return self._epoch, lr
 
-        loss = self._fast_loss(X, y)
-        if not math.isfinite(loss):
-            self._undo(X, loss)
-        return loss
+    def _run_batches(self, epoch, count, lr):
+        start = epoch.cursor
+        with np.errstate(all="ignore"):  # divergence is reported in _train
+            try:
+                self._train(epoch.batches[start: start + count], lr, epoch.X)
+            finally:
+                epoch.cursor = start + self._batches_done
 
     def _fast_loss(self, X, y):
         """``loss(X, y)`` through a compiled forward pass, for checked data."""
+        return float(self.head.point_losses(self._logits(X), y).mean())
+
+    def _logits(self, X):
+        """(n, outputs) logits through a compiled forward pass, a view into
+        a buffer that the next call overwrites."""
         program = self._program(len(X))
         np.copyto(program.inputs_top, X.T)
         for function, args in program.ops[:program.n_forward]:
             function(*args)
-        return float(self.head.point_losses(program.z_out.T, y).mean())
+        return program.z_out.T
+
+    def evaluate(self, X, y) -> tuple[float, float]:
+        """(mean data loss, accuracy) on (X, y) from one forward pass.
+
+        Accuracy is NaN for a regression task and for an empty set.
+        """
+        X, y = self._check_data(X, y)
+        if len(y) == 0:
+            return float("nan"), float("nan")
+        z = self._logits(X)
+        loss = float(self.head.point_losses(z, y).mean())
+        if self.task == "binary":
+            accuracy = float(((z[:, 0] >= 0.0) == (y == 1.0)).mean())
+        elif self.task == "multiclass":
+            accuracy = float((z.argmax(axis=1) == y).mean())
+        else:
+            accuracy = float("nan")
+        return loss, accuracy
+
+    def layer_outputs(self, X, dtype=np.float64) -> list[np.ndarray]:
+        """Every layer's output for the rows of ``X``: one (n, units) array
+        per hidden layer, then the head's (n, outputs) predictions."""
+        X = self._check_inputs(X).astype(dtype, copy=False)
+        outs = []
+        a = X
+        for layer, (weight, bias) in enumerate(self.unflatten(
+                self._theta.astype(dtype))):
+            z = a @ weight + bias
+            if layer < len(self.activations):
+                a = self.activations[layer].value(z)
+            else:
+                a = self.head.output(z)
+            outs.append(a)
+        return outs
 
     def _program(self, n) -> _Program:
         program = self._programs.get(n)
@@ -768,6 +873,7 @@ class MLP:
         regularize = self._regularization != "none" and self._reg_rate > 0
         factor = self.head.delta_factor
         dot, copyto, isfinite = np.dot, np.copyto, math.isfinite
+        self._batches_done = 0
         for ops, n in batches:
             for function, args in ops:
                 function(*args)
@@ -787,6 +893,7 @@ class MLP:
             # cheapest sum numpy offers.
             if not isfinite(dot(theta, ones)):
                 self._undo(X, float("nan"))
+            self._batches_done += 1
 
     def _add_penalty_gradient(self, scale):
         """grad = scale * grad + d(penalty)/d(theta)."""
@@ -866,6 +973,10 @@ def _layer_activations(activation, n_hidden):
             f"got {len(names)} activations for {n_hidden} hidden layers"
         )
     return tuple(get_activation(name) for name in names)
+
+
+def _read_only(array):
+    return isinstance(array, np.ndarray) and not array.flags.writeable
 
 
 def _check_count(what, value, low, high):

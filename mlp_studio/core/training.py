@@ -1,0 +1,373 @@
+"""A training run: data, features, network, settings and history together.
+
+This is the plain training loop the window drives from its trainer thread.
+It imports no Qt and runs, and is tested, without an event loop: the
+thread only calls ``run`` and ``snapshot`` and passes settings in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .datasets import DOMAIN, Dataset, make_dataset
+from .features import FeatureMap
+from .network import MLP, REGULARIZATIONS
+from .optimizers import OPTIMIZERS
+
+log = logging.getLogger(__name__)
+
+GRID_RESOLUTION = 200  # decision plot: GRID_RESOLUTION^2 evaluations
+NEURON_RESOLUTION = 48  # each node's small heat map
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What the network is: changing any of it restarts from the seed."""
+
+    features: tuple[str, ...] = ("x1", "x2")
+    hidden: tuple[int, ...] = (8, 8)
+    activations: tuple[str, ...] = ("tanh", "tanh")
+    seed: int = 0
+
+    def __post_init__(self):
+        if len(self.activations) != len(self.hidden):
+            raise ValueError(
+                f"{len(self.activations)} activations for "
+                f"{len(self.hidden)} hidden layers"
+            )
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How it learns: these apply to a running training at once."""
+
+    learning_rate: float = 0.03
+    batch_size: int = 10
+    optimizer: str = "sgd"
+    regularization: str = "none"
+    reg_rate: float = 0.0
+
+    def __post_init__(self):
+        rate = self.learning_rate
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate)
+                and rate > 0):
+            raise ValueError(f"learning rate must be positive, got {rate!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ValueError(
+                f"batch size must be a whole number >= 1, got {self.batch_size!r}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}")
+        if self.regularization not in REGULARIZATIONS:
+            raise ValueError(f"unknown regularization {self.regularization!r}")
+        if not (math.isfinite(self.reg_rate) and self.reg_rate >= 0):
+            raise ValueError(
+                f"regularization rate must be >= 0, got {self.reg_rate!r}"
+            )
+
+
+class History:
+    """Per-epoch metrics, append-only.
+
+    ``view`` hands out read-only views of the filled part. Rows once
+    written never change and a full buffer is replaced, not resized, so
+    a view given to another thread stays valid and unchanged.
+    """
+
+    COLUMNS = ("epoch", "train_loss", "test_loss", "train_accuracy",
+               "test_accuracy")
+
+    def __init__(self, capacity=1024):
+        self._data = np.full((capacity, len(self.COLUMNS)), np.nan)
+        self._size = 0
+
+    def __len__(self):
+        return self._size
+
+    def append(self, row):
+        if self._size == len(self._data):
+            bigger = np.full((2 * len(self._data), len(self.COLUMNS)), np.nan)
+            bigger[: self._size] = self._data
+            self._data = bigger
+        self._data[self._size] = row
+        self._size += 1
+
+    def view(self) -> np.ndarray:
+        """(epochs, 5) read-only array, columns as in ``COLUMNS``."""
+        view = self._data[: self._size]
+        view.setflags(write=False)
+        return view
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The state of a run at one moment, for the window to show.
+
+    Every array is a copy (or a view of data that never changes again) and
+    read-only: the trainer thread never touches it after handing it out.
+    """
+
+    serial: int
+    sizes: tuple[int, ...]
+    feature_names: tuple[str, ...]
+    activations: tuple[str, ...]
+    task: str
+    n_classes: int
+    params: tuple  # ((W (fan_in, fan_out), b (fan_out,)), ...) per layer
+    gradients: tuple  # same layout: gradient over the training set
+    updates: int
+    epochs: int
+    epoch_progress: float
+    train_loss: float
+    test_loss: float
+    train_accuracy: float
+    test_accuracy: float
+    history: np.ndarray  # see History.COLUMNS
+    domain: float
+    output_grid: np.ndarray | None  # (res, res) or (res, res, classes)
+    neuron_grids: tuple = ()  # per layer: (units, r, r) float32
+    running: bool = False
+    message: str = ""
+    extras: dict = field(default_factory=dict)
+
+
+def plane_grid(resolution: int, domain: float = DOMAIN) -> np.ndarray:
+    """(resolution^2, 2) points covering [-domain, domain]^2, row by row
+    from the bottom (x2 = -domain) up, x1 varying fastest."""
+    axis = np.linspace(-domain, domain, resolution)
+    x1, x2 = np.meshgrid(axis, axis)
+    return np.column_stack([x1.ravel(), x2.ravel()])
+
+
+def _frozen(array):
+    array = np.array(array, copy=True)
+    array.setflags(write=False)
+    return array
+
+
+class TrainingRun:
+    """Data, features, a network and its training settings, with history.
+
+    Parameters
+    ----------
+    dataset : all the points; split into train and test by ``train_ratio``.
+    model : ModelSettings.
+    training : TrainSettings.
+    train_ratio : fraction of the points used for training.
+    split_seed : seed of the train/test split.
+    """
+
+    def __init__(self, dataset: Dataset, model: ModelSettings | None = None,
+                 training: TrainSettings | None = None,
+                 train_ratio: float = 0.5, split_seed: int = 0):
+        self.model_settings = model or ModelSettings()
+        self.training = training or TrainSettings()
+        self._serial = 0
+        self._grids: dict = {}
+        self.set_data(dataset, train_ratio, split_seed, restart=True)
+
+    @classmethod
+    def default(cls) -> TrainingRun:
+        """Spiral, two hidden layers of 8 tanh units: ready to train."""
+        return cls(make_dataset("spiral", 500, 0.0, seed=0))
+
+    # ------------------------------------------------------------------
+    # Changing what is trained
+
+    def set_data(self, dataset: Dataset, train_ratio: float | None = None,
+                 split_seed: int | None = None, *, restart: bool = True,
+                 split=None):
+        """Train on new points.
+
+        With ``restart`` the network goes back to its seed (a new data set);
+        without it training continues on the new points (drawing while
+        training). ``split`` may give explicit (train, test) data sets.
+        """
+        if train_ratio is not None:
+            if not 0.0 < train_ratio <= 1.0:
+                raise ValueError(
+                    f"train ratio must be in (0, 1], got {train_ratio}")
+            self.train_ratio = float(train_ratio)
+        if split_seed is not None:
+            self.split_seed = int(split_seed)
+        self.dataset = dataset
+        if split is None:
+            split = dataset.split(self.train_ratio, self.split_seed)
+        self.train, self.test = split
+        if len(self.train) == 0:
+            raise ValueError("the training set is empty")
+        needs_new_model = (
+            restart or not hasattr(self, "model")
+            or self._outputs(dataset) != self.model.outputs
+            or dataset.task != self.model.task
+        )
+        self._features_changed()
+        if needs_new_model:
+            self._build_model()
+
+    def set_model(self, settings: ModelSettings):
+        """New architecture, features or seed: restart from the seed."""
+        self.model_settings = settings
+        self._features_changed()
+        self._build_model()
+
+    def set_training(self, settings: TrainSettings):
+        """Apply learning rate, batch size, optimizer and regularization to
+        the running training."""
+        self.training = settings
+        self._apply_training()
+
+    def reset(self):
+        """Back to the initial weights; the history is cleared."""
+        self.model.reset()
+        self.history = History()
+        self._record()
+
+    def reseed(self, seed: int | None = None) -> int:
+        """New initial weights from ``seed`` (random when None)."""
+        seed = self.model.reseed(seed)
+        self.model_settings = replace(self.model_settings, seed=seed)
+        self.history = History()
+        self._record()
+        return seed
+
+    def _outputs(self, dataset):
+        return dataset.n_classes if dataset.task == "multiclass" else 1
+
+    def _features_changed(self):
+        self.features = FeatureMap(self.model_settings.features)
+        self.X_train = _frozen(self.features.transform(self.train.X))
+        self.X_test = _frozen(self.features.transform(self.test.X))
+        self._grids.clear()
+
+    def _build_model(self):
+        settings = self.model_settings
+        self.model = MLP(
+            len(self.features), list(settings.hidden),
+            self._outputs(self.dataset), list(settings.activations),
+            self.dataset.task, settings.seed,
+        )
+        self._apply_training()
+        self.history = History()
+        self._record()
+        log.debug("new model %r", self.model)
+
+    def _apply_training(self):
+        settings = self.training
+        self.model.optimizer = settings.optimizer
+        self.model.regularization = settings.regularization
+        self.model.reg_rate = settings.reg_rate
+
+    # ------------------------------------------------------------------
+    # Training
+
+    def run(self, count: int) -> int:
+        """Take ``count`` updates; record metrics after each finished epoch.
+
+        Returns the number of epochs completed. Raises the engine's
+        NonFiniteLossError (the bad update undone) on divergence.
+        """
+        completed = 0
+        while count > 0:
+            per_epoch = math.ceil(len(self.train) / min(
+                self.training.batch_size, len(self.train)))
+            left = max(1, round((1.0 - self.model.epoch_progress) * per_epoch))
+            take = min(count, left)
+            done = self.model.train_updates(
+                self.X_train, self.train.y, self.training.learning_rate,
+                self.training.batch_size, take)
+            count -= take
+            if done:
+                completed += done
+                self._record()
+        return completed
+
+    def run_epoch(self) -> None:
+        """Finish the current epoch (or run a whole one)."""
+        per_epoch = math.ceil(len(self.train) / min(
+            self.training.batch_size, len(self.train)))
+        left = round((1.0 - self.model.epoch_progress) * per_epoch)
+        self.run(left or per_epoch)
+
+    def metrics(self) -> tuple[float, float, float, float]:
+        """(train loss, test loss, train accuracy, test accuracy)."""
+        train_loss, train_acc = self.model.evaluate(self.X_train, self.train.y)
+        if len(self.test):
+            test_loss, test_acc = self.model.evaluate(self.X_test, self.test.y)
+        else:
+            test_loss = test_acc = float("nan")
+        return train_loss, test_loss, train_acc, test_acc
+
+    def _record(self):
+        self.history.append((self.model.epochs, *self.metrics()))
+
+    # ------------------------------------------------------------------
+    # What the window shows
+
+    def _grid_features(self, resolution):
+        grid = self._grids.get(resolution)
+        if grid is None:
+            grid = self.features.transform(plane_grid(resolution),
+                                           dtype=np.float32)
+            self._grids[resolution] = grid
+        return grid
+
+    def output_grid(self, resolution=GRID_RESOLUTION) -> np.ndarray:
+        """The model's output over the plane: (res, res) for binary
+        (probability of class 1) and regression, (res, res, classes)."""
+        values = self.model.predict(self._grid_features(resolution),
+                                    dtype=np.float32)
+        shape = (resolution, resolution) + values.shape[1:]
+        return values.reshape(shape)
+
+    def neuron_grids(self, resolution=NEURON_RESOLUTION) -> tuple:
+        """Each hidden and output unit's value over the plane, per layer
+        a (units, res, res) float32 array. The output layer shows the
+        head's prediction (probability or value)."""
+        outs = self.model.layer_outputs(self._grid_features(resolution),
+                                        dtype=np.float32)
+        return tuple(
+            _frozen(out.T.reshape(out.shape[1], resolution, resolution))
+            for out in outs
+        )
+
+    def snapshot(self, *, grids: bool = True, running: bool = False,
+                 message: str = "") -> Snapshot:
+        """An immutable picture of the run for the window."""
+        self._serial += 1
+        model = self.model
+        params = tuple((_frozen(w), _frozen(b)) for w, b in model.params())
+        grads = tuple(
+            (_frozen(w), _frozen(b))
+            for w, b in model.gradients(self.X_train, self.train.y)
+        )
+        train_loss, test_loss, train_acc, test_acc = self.metrics()
+        output = _frozen(self.output_grid()) if grids else None
+        neurons = self.neuron_grids() if grids else ()
+        return Snapshot(
+            serial=self._serial,
+            sizes=model.sizes,
+            feature_names=self.features.names,
+            activations=tuple(a.name for a in model.activations),
+            task=model.task,
+            n_classes=self.dataset.n_classes,
+            params=params,
+            gradients=grads,
+            updates=model.updates,
+            epochs=model.epochs,
+            epoch_progress=model.epoch_progress,
+            train_loss=train_loss,
+            test_loss=test_loss,
+            train_accuracy=train_acc,
+            test_accuracy=test_acc,
+            history=self.history.view(),
+            domain=DOMAIN,
+            output_grid=output,
+            neuron_grids=neurons,
+            running=running,
+            message=message,
+        )
