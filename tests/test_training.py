@@ -245,3 +245,25 @@ def test_new_data_starts_a_new_epoch(spiral):
     smaller = spiral.subset(np.arange(100))
     model.train_updates(smaller.X, smaller.y, 0.1, 10, 5)
     assert model.epoch_progress == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("task, outputs, labels", [
+    ("binary", 1, [0, 1, 1, 0, 1, 0]),
+    ("multiclass", 3, [0, 2, 1, 1, 0, 2]),
+    ("regression", 1, [0.5, -1.0, 2.0, 0.0, 0.1, -0.3]),
+])
+def test_epoch_loss_is_the_mean_of_the_batch_losses(task, outputs, labels, rng):
+    X = rng.normal(size=(6, 2))
+    y = np.array(labels)
+    model = MLP(2, [5], outputs, "tanh", task, seed=0)
+    twin = MLP(2, [5], outputs, "tanh", task, seed=0)
+    full = model.train_epoch(X, y, 0.1, batch_size=None)
+    assert full == pytest.approx(twin.loss(X, y), rel=1e-12)
+    # Two batches of three, in the order the model shuffles them.
+    twin.train_epoch(X, y, 0.1)  # same updates so far
+    model.reset()
+    twin.reset()
+    halves = model.train_epoch(X, y, 0.1, batch_size=3, shuffle=False)
+    first = twin.step(X[:3], y[:3], 0.1)
+    second = twin.step(X[3:], y[3:], 0.1)
+    assert halves == pytest.approx((first + second) / 2, rel=1e-12)

@@ -5,10 +5,16 @@ test without a display.
 """
 
 from .activations import ACTIVATIONS, get_activation
-from .datasets import DATASETS, Dataset, make_dataset
+from .datasets import DATASETS, Dataset, DataSpec, make_dataset
 from .features import DEFAULT_FEATURES, FEATURES, FeatureMap
 from .heads import MAX_CLASSES, TASKS
-from .network import MLP, REGULARIZATIONS, Backprop, NonFiniteLossError
+from .network import (
+    MLP,
+    REGULARIZATIONS,
+    Backprop,
+    NonFiniteLossError,
+    forward_layers,
+)
 from .optimizers import SGD, Adam, Momentum, make_optimizer
 
 __all__ = [
@@ -23,10 +29,12 @@ __all__ = [
     "TASKS",
     "Adam",
     "Backprop",
+    "DataSpec",
     "Dataset",
     "FeatureMap",
     "Momentum",
     "NonFiniteLossError",
+    "forward_layers",
     "get_activation",
     "make_dataset",
     "make_optimizer",

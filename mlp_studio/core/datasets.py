@@ -225,3 +225,24 @@ def make_dataset(name: str = "spiral", n: int = 500, noise: float = 0.0,
     X, y = generator(np.random.default_rng(seed), int(n), noise, classes)
     n_classes = {"binary": 2, "multiclass": classes, "regression": 0}[task]
     return Dataset(X, y, task, n_classes, key)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """How to make a built-in data set: the arguments of ``make_dataset``
+    plus the train/test split."""
+
+    name: str = "spiral"
+    points: int = 500
+    noise: float = 0.0
+    seed: int = 0
+    classes: int = 3
+    train_ratio: float = 0.5
+
+    def make(self) -> Dataset:
+        return make_dataset(self.name, self.points, self.noise, self.seed,
+                            classes=self.classes)
+
+    @property
+    def task(self) -> str:
+        return DATASETS[self.name][1]

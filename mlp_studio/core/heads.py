@@ -49,11 +49,18 @@ class Head:
 
     def prepare(self, y: np.ndarray, outputs: int) -> np.ndarray:
         """The target in the form ``delta_ops`` uses, shape (outputs, n)."""
+        out = np.empty((outputs, len(y)))
+        self.prepare_into(y, out)
+        return out
+
+    def prepare_into(self, y: np.ndarray, out: np.ndarray) -> None:
+        """``prepare`` into an existing (outputs, n) array."""
         raise NotImplementedError
 
-    def delta_ops(self, z, target, out, column):
+    def delta_ops(self, z, target, out, losses, column, scratch):
         """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
-        into ``out``; ``column`` is (1, n) scratch."""
+        into ``out`` and each point's loss into ``losses`` (1, n).
+        ``column`` (1, n) and ``scratch`` (outputs, n) are scratch."""
         raise NotImplementedError
 
 
@@ -72,7 +79,9 @@ class BinaryHead(Head):
         if y.ndim != 1:
             raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
         if y.dtype.kind in "iub":
-            valid = y.size == 0 or (y.min() >= 0 and y.max() <= 1)
+            # The reductions themselves: .min() and .max() cost more here.
+            valid = y.size == 0 or (np.minimum.reduce(y) >= 0
+                                    and np.maximum.reduce(y) <= 1)
         else:
             valid = bool(((y == 0) | (y == 1)).all())
         if not valid:
@@ -91,12 +100,16 @@ class BinaryHead(Head):
     def delta(self, z, y):
         return self.output(z) - y[:, None]
 
-    def prepare(self, y, outputs):
+    def prepare_into(self, y, out):
         # 2 (p - y) = tanh(z / 2) + (1 - 2 y): one tanh and one add.
-        return (1.0 - 2.0 * y)[None, :]
+        np.multiply(y, -2.0, out=out[0])
+        np.add(out, 1.0, out=out)
 
-    def delta_ops(self, z, target, out, column):
+    def delta_ops(self, z, target, out, losses, column, scratch):
+        # With t = 1 - 2y the loss is log(1 + e^(t z)).
         return [
+            (np.multiply, (z, target, losses)),
+            (np.logaddexp, (0.0, losses, losses)),
             (np.multiply, (z, 0.5, out)),
             (np.tanh, (out, out)),
             (np.add, (out, target, out)),
@@ -143,20 +156,24 @@ class MulticlassHead(Head):
         d[np.arange(len(y)), y] -= 1.0
         return d
 
-    def prepare(self, y, outputs):
-        onehot = np.zeros((outputs, len(y)))
-        onehot[y, np.arange(len(y))] = 1.0
-        return onehot
+    def prepare_into(self, y, out):
+        out[...] = 0.0
+        out[y, np.arange(len(y))] = 1.0
 
-    def delta_ops(self, z, target, out, column):
-        # softmax(z) - onehot, with the column maximum subtracted first
+    def delta_ops(self, z, target, out, losses, column, scratch):
+        # delta = softmax(z) - onehot and loss = log(sum e^s) - s_label,
+        # with s = z minus its column maximum.
         return [
             (np.maximum.reduce, (z, 0, None, column, True)),
             (np.subtract, (z, column, out)),
+            (np.multiply, (out, target, scratch)),
+            (np.add.reduce, (scratch, 0, None, losses, True)),
             (np.exp, (out, out)),
             (np.add.reduce, (out, 0, None, column, True)),
             (np.divide, (out, column, out)),
             (np.subtract, (out, target, out)),
+            (np.log, (column, column)),
+            (np.subtract, (column, losses, losses)),
         ]
 
 
@@ -191,11 +208,15 @@ class RegressionHead(Head):
     def delta(self, z, y):
         return z - y[:, None]
 
-    def prepare(self, y, outputs):
-        return y[None, :].astype(np.float64)
+    def prepare_into(self, y, out):
+        np.copyto(out[0], y)
 
-    def delta_ops(self, z, target, out, column):
-        return [(np.subtract, (z, target, out))]
+    def delta_ops(self, z, target, out, losses, column, scratch):
+        return [
+            (np.subtract, (z, target, out)),
+            (np.multiply, (out, out, losses)),
+            (np.multiply, (losses, 0.5, losses)),
+        ]
 
 
 HEADS: dict[str, Head] = {

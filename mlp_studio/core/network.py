@@ -103,7 +103,9 @@ class _Program:
         self.target = np.empty((sizes[-1], n))
         self.z_out = np.empty((sizes[-1], n))
         self.delta_out = np.empty((sizes[-1], n))
+        self.losses = np.empty((1, n))
         self.column = np.empty((1, n))
+        self.scratch_out = np.empty((sizes[-1], n))
 
         # Hidden layers are stacked in tall arrays so that one set of calls
         # computes every layer's slope when all share an activation. Each
@@ -125,9 +127,10 @@ class _Program:
             self.aux.append(aux_stack[top: top + k])
             self.delta_full.append(np.empty((k + 1, n)))
             top += k + 1
-        self.ops = self.ops_for(self.inputs, self.target)
+        self.ops = self.ops_for(self.inputs, self.target, self.losses)
+        self.batch_list = [(self.ops, n)]
 
-    def ops_for(self, inputs, target):
+    def ops_for(self, inputs, target, losses):
         net = self.net
         acts, weights, grads = net.activations, net._w_aug, net._grad_blocks
         ops = []
@@ -139,8 +142,8 @@ class _Program:
             below = self.a_aug[layer]
         ops.append((np.dot, (weights[-1], below, self.z_out)))
         self.n_forward = len(ops)
-        ops += net.head.delta_ops(self.z_out, target, self.delta_out,
-                                  self.column)
+        ops += net.head.delta_ops(self.z_out, target, self.delta_out, losses,
+                                  self.column, self.scratch_out)
 
         if acts and all(act is acts[0] for act in acts):
             ops += acts[0].slope_ops(*self.stacks[:2], self.stacks[3],
@@ -182,26 +185,40 @@ class _Epoch:
         full, tail = divmod(n, batch)
         self.inputs = np.ones((full, k + 1, batch))
         self.targets = np.empty((full, net.outputs, batch))
+        # Each point's loss at the weights its batch's update started from.
+        self.losses = np.full((full, 1, batch), np.nan)
         program = net._program(batch)
         self.batches = [
-            (program.ops_for(self.inputs[i], self.targets[i]), batch)
+            (program.ops_for(self.inputs[i], self.targets[i],
+                             self.losses[i]), batch)
             for i in range(full)
         ]
         self.tail_inputs = np.ones((k + 1, tail))
         self.tail_target = np.empty((net.outputs, tail))
+        self.tail_losses = np.full((1, tail), np.nan)
         if tail:
-            ops = net._program(tail).ops_for(self.tail_inputs,
-                                             self.tail_target)
+            ops = net._program(tail).ops_for(
+                self.tail_inputs, self.tail_target, self.tail_losses)
             self.batches.append((ops, tail))
         self.cursor = len(self.batches)  # no order drawn yet
+        self.loaded = False
 
     def matches(self, X, y, batch):
         return (X is self.source[0] and y is self.source[1]
                 and batch == self.batch)
 
+    def mean_loss(self) -> float:
+        """Mean of the points' losses over the last full pass."""
+        total = self.losses.sum() + self.tail_losses.sum()
+        return float(total / len(self.X))
+
     def shuffle(self, net, shuffle):
         """Draw the next epoch's order, load it, and rewind the cursor."""
         n = len(self.X)
+        if self.loaded and len(self.batches) == 1:
+            # One full batch: its gradient does not depend on the order.
+            self.cursor = 0
+            return
         order = net._shuffle_rng.permutation(n) if shuffle else np.arange(n)
         X = self.X[order]
         target = net.head.prepare(self.y[order], net.outputs)
@@ -214,6 +231,7 @@ class _Epoch:
         self.tail_inputs[:k] = X[used:].T
         self.tail_target[:] = target[:, used:]
         self.cursor = 0
+        self.loaded = True
 
 
 class MLP:
@@ -707,13 +725,14 @@ class MLP:
         if len(X) == 0:
             raise ValueError("cannot take a step on an empty batch")
         lr = _check_lr(lr)
-        program = self._program(len(X))
+        n = len(X)
+        program = self._program(n)
         np.copyto(program.inputs_top, X.T)
-        np.copyto(program.target, self.head.prepare(y, self.outputs))
+        self.head.prepare_into(y, program.target)
         with np.errstate(all="ignore"):  # divergence is reported below
-            self._train([(program.ops, len(X))], lr, X)
+            self._train(program.batch_list, lr, X)
 
-        loss = float(self.head.point_losses(program.z_out.T, y).mean())
+        loss = float(np.add.reduce(program.losses, None)) / n
         if not math.isfinite(loss):
             self._undo(X, loss)
         return loss
@@ -732,14 +751,15 @@ class MLP:
 
         Returns
         -------
-        The mean data loss on (X, y) after the epoch.
+        The mean data loss over the epoch: each point's loss taken at the
+        weights its batch's update started from (as Keras reports it).
         """
         epoch, lr = self._epoch_for(X, y, lr, batch_size)
         epoch.shuffle(self, shuffle)
         self._run_batches(epoch, len(epoch.batches), lr)
         self.epochs += 1
 
-        loss = self._fast_loss(epoch.X, epoch.y)
+        loss = epoch.mean_loss()
         if not math.isfinite(loss):
             self._undo(epoch.X, loss)
         return loss
@@ -806,10 +826,6 @@ class MLP:
             finally:
                 epoch.cursor = start + self._batches_done
 
-    def _fast_loss(self, X, y):
-        """``loss(X, y)`` through a compiled forward pass, for checked data."""
-        return float(self.head.point_losses(self._logits(X), y).mean())
-
     def _logits(self, X):
         """(n, outputs) logits through a compiled forward pass, a view into
         a buffer that the next call overwrites."""
@@ -840,18 +856,9 @@ class MLP:
     def layer_outputs(self, X, dtype=np.float64) -> list[np.ndarray]:
         """Every layer's output for the rows of ``X``: one (n, units) array
         per hidden layer, then the head's (n, outputs) predictions."""
-        X = self._check_inputs(X).astype(dtype, copy=False)
-        outs = []
-        a = X
-        for layer, (weight, bias) in enumerate(self.unflatten(
-                self._theta.astype(dtype))):
-            z = a @ weight + bias
-            if layer < len(self.activations):
-                a = self.activations[layer].value(z)
-            else:
-                a = self.head.output(z)
-            outs.append(a)
-        return outs
+        X = self._check_inputs(X)
+        return forward_layers(self.unflatten(self._theta), self.activations,
+                              self.task, X, dtype)
 
     def _program(self, n) -> _Program:
         program = self._programs.get(n)
@@ -962,6 +969,31 @@ class MLP:
         acts = ",".join(a.name for a in self.activations)
         return (f"MLP(sizes={self.sizes}, activation=[{acts}], "
                 f"task={self.task!r}, seed={self.seed})")
+
+
+def forward_layers(params, activations, task, X, dtype=np.float64):
+    """Every layer's output for the rows of ``X``, from bare parameters.
+
+    Parameters
+    ----------
+    params : per layer (W (fan_in, fan_out), b (fan_out,)).
+    activations : one name (or Activation) per hidden layer.
+    task : the output head's task.
+    X : (n, fan_in of the first layer) input features.
+
+    Returns
+    -------
+    One (n, units) array per layer; the last holds the head's predictions.
+    """
+    head = get_head(task)
+    acts = [get_activation(a) for a in activations]
+    a = np.asarray(X, dtype=dtype)
+    outs = []
+    for layer, (weight, bias) in enumerate(params):
+        z = a @ np.asarray(weight, dtype) + np.asarray(bias, dtype)
+        a = acts[layer].value(z) if layer < len(acts) else head.output(z)
+        outs.append(a)
+    return outs
 
 
 def _layer_activations(activation, n_hidden):

@@ -130,6 +130,8 @@ class Snapshot:
     domain: float
     output_grid: np.ndarray | None  # (res, res) or (res, res, classes)
     neuron_grids: tuple = ()  # per layer: (units, r, r) float32
+    train: Dataset | None = None  # the points, immutable
+    test: Dataset | None = None
     running: bool = False
     message: str = ""
     extras: dict = field(default_factory=dict)
@@ -368,6 +370,8 @@ class TrainingRun:
             domain=DOMAIN,
             output_grid=output,
             neuron_grids=neurons,
+            train=self.train,
+            test=self.test,
             running=running,
             message=message,
         )
