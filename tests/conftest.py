@@ -1,3 +1,8 @@
+import os
+
+# Qt must know before it starts that there is no screen.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 import numpy as np
 import pytest
 

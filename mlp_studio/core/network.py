@@ -539,7 +539,12 @@ class MLP:
         probabilities for a multiclass task, (n,) values for regression.
         """
         X = self._check_inputs(X)
-        dtype = np.dtype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            # Weights beyond float32's range (a run about to diverge)
+            # give inf and NaN predictions rather than an error.
+            return self._predict(X, np.dtype(dtype))
+
+    def _predict(self, X, dtype):
         n = len(X)
         weights = self._theta.astype(dtype)
         layers = [

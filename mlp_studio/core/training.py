@@ -45,9 +45,9 @@ class ModelSettings:
 class TrainSettings:
     """How it learns: these apply to a running training at once."""
 
-    learning_rate: float = 0.03
+    learning_rate: float = 0.01
     batch_size: int = 10
-    optimizer: str = "sgd"
+    optimizer: str = "adam"
     regularization: str = "none"
     reg_rate: float = 0.0
 
@@ -130,6 +130,8 @@ class Snapshot:
     domain: float
     output_grid: np.ndarray | None  # (res, res) or (res, res, classes)
     neuron_grids: tuple = ()  # per layer: (units, r, r) float32
+    model_settings: ModelSettings | None = None
+    training: TrainSettings | None = None
     train: Dataset | None = None  # the points, immutable
     test: Dataset | None = None
     running: bool = False
@@ -305,7 +307,8 @@ class TrainingRun:
         return train_loss, test_loss, train_acc, test_acc
 
     def _record(self):
-        self.history.append((self.model.epochs, *self.metrics()))
+        with np.errstate(all="ignore"):
+            self.history.append((self.model.epochs, *self.metrics()))
 
     # ------------------------------------------------------------------
     # What the window shows
@@ -339,7 +342,15 @@ class TrainingRun:
 
     def snapshot(self, *, grids: bool = True, running: bool = False,
                  message: str = "") -> Snapshot:
-        """An immutable picture of the run for the window."""
+        """An immutable picture of the run for the window.
+
+        A run on its way to diverging may hold weights so large that
+        the pictures overflow; they then show inf or NaN, without warning.
+        """
+        with np.errstate(all="ignore"):
+            return self._snapshot(grids, running, message)
+
+    def _snapshot(self, grids, running, message):
         self._serial += 1
         model = self.model
         params = tuple((_frozen(w), _frozen(b)) for w, b in model.params())
@@ -370,6 +381,8 @@ class TrainingRun:
             domain=DOMAIN,
             output_grid=output,
             neuron_grids=neurons,
+            model_settings=self.model_settings,
+            training=self.training,
             train=self.train,
             test=self.test,
             running=running,

@@ -1,0 +1,51 @@
+"""The ``mlp-studio`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from mlp_studio import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlp-studio",
+        description="Draw a data set, build a multi-layer perceptron and "
+                    "watch backpropagation train it.")
+    parser.add_argument("--version", action="version",
+                        version=f"MLP Studio {__version__}")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="train, render the whole window to a PNG file "
+                             "and exit (works without a screen)")
+    parser.add_argument("--steps", type=int, default=500, metavar="N",
+                        help="updates to train before --screenshot "
+                             "(default 500)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="log debug messages")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s")
+    if args.steps < 0:
+        print("mlp-studio: --steps must be 0 or more", file=sys.stderr)
+        return 2
+
+    from mlp_studio.app import application
+
+    if args.screenshot:
+        try:
+            return application.take_screenshot(args.screenshot, args.steps)
+        except (OSError, TimeoutError) as exc:
+            print(f"mlp-studio: {exc}", file=sys.stderr)
+            return 1
+    return application.run_window()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The desktop application: the window that drives the engine."""

@@ -1,0 +1,464 @@
+"""The main window: controls, network diagram, decision regions, error curve.
+
+The window drives the engine through the ``Trainer`` thread and shows the
+newest ``Snapshot`` the trainer publishes. It never touches the training
+run itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QSlider,
+    QSplitter,
+    QToolBar,
+)
+
+from mlp_studio import __version__
+from mlp_studio.core import get_activation
+from mlp_studio.core.features import FeatureMap
+from mlp_studio.core.network import forward_layers
+from mlp_studio.core.training import Snapshot, TrainingRun, plane_grid
+
+from .controls import ControlPanel
+from .diagram import NetworkDiagram
+from .plots import DecisionPlot, LossPlot
+from .trainer import SPEEDS, Trainer
+
+log = logging.getLogger(__name__)
+
+UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
+SETTINGS_VERSION = 1
+MAX_FPS = 32  # frames a second while training: smooth, and cheap enough
+DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
+
+
+def speed_label(speed):
+    return "full speed" if speed is None else f"{speed:,} updates/s"
+
+
+class MainWindow(QMainWindow):
+    """MLP Studio's main window.
+
+    Parameters
+    ----------
+    settings : where layout and last settings persist; the user's own
+        QSettings when None.
+    restore : apply the saved settings (tests start from the defaults).
+    """
+
+    snapshot_shown = Signal(object)  # the Snapshot just drawn
+
+    def __init__(self, settings: QSettings | None = None, restore=True,
+                 parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("MLP Studio")
+        self.settings = settings or QSettings()
+        self.snapshot: Snapshot | None = None
+        self.frames_shown = 0
+        self._running = False
+        self._rate = 0.0
+        self._unit_features: dict = {}
+
+        self.controls = ControlPanel()
+        self.diagram = NetworkDiagram()
+        self.decision = DecisionPlot()
+        self.curve = LossPlot()
+        self._build_layout()
+        self._build_toolbar()
+        self._build_status_bar()
+        if restore:
+            self._restore_settings()
+
+        spec = self.controls.data_spec()
+        try:
+            run = TrainingRun(spec.make(), self.controls.model_settings(),
+                              self.controls.train_settings(),
+                              spec.train_ratio, spec.seed)
+        except ValueError as exc:
+            log.warning("saved settings refused (%s); using defaults", exc)
+            run = TrainingRun.default()
+        self.trainer = Trainer(run, max_fps=MAX_FPS)
+        self._awaiting_paint: set = set()
+        self._hold_timer = QTimer(self)
+        self._hold_timer.setSingleShot(True)
+        self._hold_timer.setInterval(40)
+        self._hold_timer.timeout.connect(self._release_trainer)
+        for view in (self.diagram, self.decision, self.curve):
+            view.viewport().installEventFilter(self)
+        self.trainer.snapshot_ready.connect(self._take_snapshot)
+        self.trainer.running_changed.connect(self._running_changed)
+        self.trainer.failed.connect(self._show_failure)
+        self.trainer.rate_measured.connect(self._rate_measured)
+        self.trainer.set_speed(SPEEDS[self.speed.value()])
+
+        self.controls.data_changed.connect(self._data_changed)
+        self.controls.model_changed.connect(self._model_changed)
+        self.controls.training_changed.connect(self._training_changed)
+        self.diagram.unit_hovered.connect(self._unit_hovered)
+        self.diagram.edge_clicked.connect(self._edge_clicked)
+        self.trainer.start()
+
+    # ------------------------------------------------------------------
+    # Building
+
+    def _build_layout(self):
+        self.right = QSplitter(Qt.Orientation.Vertical)
+        self.right.addWidget(self.decision)
+        self.right.addWidget(self.curve)
+        self.right.setStretchFactor(0, 3)
+        self.right.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.diagram)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(self.splitter)
+
+        dock = QDockWidget("Settings", self)
+        dock.setObjectName("settings_dock")
+        dock.setWidget(self.controls)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        self.resize(1500, 900)
+
+    def _action(self, text, tip, shortcut=None, slot=None, checkable=False):
+        action = QAction(text, self)
+        action.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        if slot is not None:
+            signal = action.toggled if checkable else action.triggered
+            signal.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_toolbar(self):
+        bar = QToolBar("Training")
+        bar.setObjectName("training_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        self.play_action = self._action(
+            "▶ Train", "Start or pause training", "Space", self._toggle)
+        self.step_action = self._action(
+            "Step", "Pause and take one update", "S",
+            lambda: self.trainer.step(1))
+        self.epoch_action = self._action(
+            "Epoch", "Pause and run to the end of the epoch", "E",
+            self.trainer_step_epoch)
+        self.reset_action = self._action(
+            "Reset", "Back to the same initial weights", "R",
+            lambda: self.trainer.submit(lambda run: run.reset()))
+        self.reseed_action = self._action(
+            "Reseed", "Draw new initial weights", "Shift+R", self._reseed)
+        for action in (self.play_action, self.step_action, self.epoch_action,
+                       self.reset_action, self.reseed_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Speed "))
+        self.speed = QSlider(Qt.Orientation.Horizontal)
+        self.speed.setRange(0, len(SPEEDS) - 1)
+        self.speed.setInvertedAppearance(True)
+        self.speed.setFixedWidth(140)
+        self.speed.setValue(SPEEDS.index(DEFAULT_SPEED))
+        self.speed.setToolTip(
+            "Training speed: from full speed (right) down to slow motion, "
+            "one update a second (left), to follow single steps")
+        self.speed.valueChanged.connect(self._speed_changed)
+        self.speed_text = QLabel(speed_label(DEFAULT_SPEED))
+        self.speed_text.setMinimumWidth(120)
+        bar.addWidget(self.speed)
+        bar.addWidget(self.speed_text)
+        bar.addSeparator()
+        self.discretize_action = self._action(
+            "Discretize", "Show only the predicted class, no shades", "D",
+            self.decision.set_discretize, checkable=True)
+        self.test_action = self._action(
+            "Test data", "Show the test points (dark rim)", "T",
+            self.decision.set_show_test, checkable=True)
+        self.test_action.setChecked(True)
+        self.lines_action = self._action(
+            "Neuron lines",
+            "Draw the boundary of each first-hidden-layer neuron", "L",
+            self.decision.set_show_lines, checkable=True)
+        self.log_action = self._action(
+            "Log scale", "Error curve on a logarithmic scale", None,
+            self.curve.set_log_scale, checkable=True)
+        for action in (self.discretize_action, self.test_action,
+                       self.lines_action, self.log_action):
+            bar.addAction(action)
+
+    def trainer_step_epoch(self):
+        self.trainer.step_epoch()
+
+    def _build_status_bar(self):
+        bar = self.statusBar()
+        self.status_epoch = QLabel()
+        self.status_rate = QLabel()
+        self.status_loss = QLabel()
+        self.status_accuracy = QLabel()
+        for label in (self.status_epoch, self.status_rate, self.status_loss,
+                      self.status_accuracy):
+            label.setContentsMargins(8, 0, 8, 0)
+            bar.addPermanentWidget(label)
+        self.alert = QLabel()
+        self.alert.setStyleSheet("color: #b00020; font-weight: bold;")
+        bar.addWidget(self.alert, 1)
+
+    # ------------------------------------------------------------------
+    # Commands
+
+    def _toggle(self):
+        self.trainer.toggle()
+
+    def _reseed(self):
+        def command(run):
+            run.reseed()
+        self.trainer.submit(command)
+
+    def _speed_changed(self, index):
+        speed = SPEEDS[index]
+        self.speed_text.setText(speed_label(speed))
+        self.trainer.set_speed(speed)
+
+    def _data_changed(self, spec):
+        try:
+            dataset = spec.make()
+        except ValueError as exc:
+            self._show_failure(str(exc))
+            return
+        self.alert.clear()
+        self.trainer.submit(lambda run: run.set_data(
+            dataset, spec.train_ratio, spec.seed, restart=True))
+
+    def _model_changed(self, settings):
+        self.alert.clear()
+        self.trainer.submit(lambda run: run.set_model(settings))
+
+    def _training_changed(self, settings):
+        self.trainer.submit(lambda run: run.set_training(settings))
+
+    def _edge_clicked(self, layer, i, j):
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        if self._running:
+            self.statusBar().showMessage("Pause training to edit a weight",
+                                         4000)
+            return
+        current = float(snapshot.params[layer][0][i, j])
+        value, ok = QInputDialog.getDouble(
+            self, "Edit weight",
+            f"Weight of layer {layer + 1}, from unit {i + 1} to unit {j + 1}:",
+            current, -1000.0, 1000.0, 4)
+        if ok:
+            self.set_weight(layer, i, j, value)
+
+    def set_weight(self, layer, i, j, value):
+        """Set one weight by hand (the trainer applies it)."""
+        def command(run):
+            params = run.model.params()
+            params[layer][0][i, j] = value
+            run.model.set_params(params)
+        self.trainer.submit(command)
+
+    # ------------------------------------------------------------------
+    # Showing what the trainer sends
+
+    def _take_snapshot(self):
+        snapshot = self.trainer.take_snapshot()
+        if snapshot is None:
+            return
+        # Draw the frame now, with the trainer held: taking turns costs
+        # both far less than fighting over Python's interpreter lock.
+        # While training runs at full speed, the trainer waits until the
+        # frame is painted: taking turns costs both far less than fighting
+        # over Python's interpreter lock, which each would hold half the
+        # time. A timer lets it go if a view has nothing to repaint.
+        held = self.trainer.hold()
+        try:
+            changed = self.show_snapshot(snapshot)
+        except BaseException:
+            self.trainer.release()
+            raise
+        if held:
+            self._awaiting_paint = set(changed)
+            self._hold_timer.start()
+
+    def eventFilter(self, watched, event):
+        if event.type() == QEvent.Type.Paint and self._awaiting_paint:
+            self._awaiting_paint.discard(watched)
+            if not self._awaiting_paint:
+                # After this paint event has been handled:
+                QTimer.singleShot(0, self._release_trainer)
+        return False
+
+    def _release_trainer(self):
+        self._awaiting_paint.clear()
+        self._hold_timer.stop()
+        self.trainer.release()
+
+    def show_snapshot(self, snapshot: Snapshot) -> list:
+        """Draw a snapshot; returns the viewports that will repaint."""
+        self.snapshot = snapshot
+        self.diagram.set_draft(snapshot.running
+                               and SPEEDS[self.speed.value()] is None)
+        self.diagram.show_snapshot(snapshot)
+        self.decision.show_snapshot(snapshot, snapshot.train, snapshot.test)
+        changed = [self.diagram.viewport(), self.decision.viewport()]
+        if self.curve.show_history(snapshot.history, snapshot.task):
+            changed.append(self.curve.viewport())
+        self._update_status(snapshot)
+        self.frames_shown += 1
+        self.snapshot_shown.emit(snapshot)
+        return changed
+
+    def _update_status(self, snapshot):
+        self.status_epoch.setText(
+            f"Epoch {snapshot.epochs:,}  ·  {snapshot.updates:,} updates")
+        self.status_rate.setText(
+            f"{self._rate:,.0f} updates/s" if self._running else "paused")
+        self.status_loss.setText(
+            f"Loss: training {snapshot.train_loss:.4f}, "
+            f"test {snapshot.test_loss:.4f}")
+        if snapshot.task == "regression":
+            self.status_accuracy.setText("")
+        else:
+            self.status_accuracy.setText(
+                f"Accuracy: {snapshot.train_accuracy:.1%} / "
+                f"{snapshot.test_accuracy:.1%}")
+
+    def _running_changed(self, running):
+        self._running = running
+        self.play_action.setText("❚❚ Pause" if running else "▶ Train")
+        if running:
+            self.alert.clear()
+        else:
+            self.status_rate.setText("paused")
+
+    def _rate_measured(self, rate):
+        self._rate = rate
+        if self._running:
+            self.status_rate.setText(f"{rate:,.0f} updates/s")
+
+    def _show_failure(self, message):
+        self.alert.setText(message)
+        log.info("shown to the user: %s", message)
+
+    def _unit_hovered(self, layer, unit):
+        snapshot = self.snapshot
+        if layer < 0 or snapshot is None:
+            self.decision.show_unit(None)
+            return
+        values = self._unit_values(snapshot, layer, unit)
+        if layer == len(snapshot.sizes) - 1:
+            if snapshot.task == "regression":
+                low, high = -1.0, 1.0
+            else:
+                low, high = 0.0, 1.0
+        elif layer > 0 and snapshot.activations[layer - 1] == "sigmoid":
+            low, high = 0.0, 1.0
+        else:
+            span = max(float(np.abs(values).max()), 1e-6)
+            if layer > 0 and snapshot.activations[layer - 1] == "tanh":
+                span = 1.0
+            low, high = -span, span
+        self.decision.show_unit(values, low, high)
+
+    def _unit_values(self, snapshot, layer, unit):
+        """(res, res) values of one unit over the plane."""
+        features = self._unit_features.get(snapshot.feature_names)
+        if features is None:
+            features = FeatureMap(snapshot.feature_names).transform(
+                plane_grid(UNIT_RESOLUTION, snapshot.domain))
+            self._unit_features = {snapshot.feature_names: features}
+        if layer == 0:
+            column = features[:, unit]
+        else:
+            acts = [get_activation(a) for a in snapshot.activations]
+            outs = forward_layers(snapshot.params[:layer], acts,
+                                  snapshot.task, features)
+            column = outs[layer - 1][:, unit]
+        return column.reshape(UNIT_RESOLUTION, UNIT_RESOLUTION)
+
+    # ------------------------------------------------------------------
+    # Lifetime
+
+    def _restore_settings(self):
+        settings = self.settings
+        try:
+            if int(settings.value("version", 0)) != SETTINGS_VERSION:
+                return
+        except (TypeError, ValueError):
+            return
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        for key, splitter in (("window/splitter", self.splitter),
+                              ("window/right", self.right)):
+            value = settings.value(key)
+            if isinstance(value, QByteArray):
+                splitter.restoreState(value)
+        controls = settings.value("controls")
+        if isinstance(controls, dict):
+            self.controls.restore(controls)
+        speed = settings.value("speed")
+        with contextlib.suppress(TypeError, ValueError):
+            self.speed.setValue(int(speed))
+        for key, action in (("discretize", self.discretize_action),
+                            ("test", self.test_action),
+                            ("lines", self.lines_action),
+                            ("log", self.log_action)):
+            value = settings.value(f"view/{key}")
+            if value is not None:
+                action.setChecked(str(value).lower() == "true")
+
+    def save_settings(self):
+        settings = self.settings
+        settings.setValue("version", SETTINGS_VERSION)
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/splitter", self.splitter.saveState())
+        settings.setValue("window/right", self.right.saveState())
+        settings.setValue("controls", self.controls.state())
+        settings.setValue("speed", self.speed.value())
+        for key, action in (("discretize", self.discretize_action),
+                            ("test", self.test_action),
+                            ("lines", self.lines_action),
+                            ("log", self.log_action)):
+            settings.setValue(f"view/{key}", action.isChecked())
+        settings.sync()
+
+    def shutdown(self):
+        """Stop the trainer thread and wait for it."""
+        if self.trainer.isRunning():
+            self.trainer.stop()
+            started = time.perf_counter()
+            self.trainer.wait()
+            log.debug("trainer stopped in %.3f s",
+                      time.perf_counter() - started)
+
+    def closeEvent(self, event):
+        self.save_settings()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def about_text(self):
+        return f"MLP Studio {__version__}"
+

@@ -1,0 +1,349 @@
+"""The decision-region plot and the error curve (pyqtgraph)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+
+from mlp_studio.core.features import FeatureMap
+from mlp_studio.core.training import Snapshot, plane_grid
+
+from . import colors
+
+log = logging.getLogger(__name__)
+
+LINE_RESOLUTION = 120  # grid on which first-layer boundaries are traced
+
+pg.setConfigOptions(antialias=True)
+
+
+class DecisionPlot(pg.PlotWidget):
+    """The model's output over the plane, with the data on top.
+
+    Binary tasks show the probability of class 1 on a diverging map;
+    several classes blend each class colour by its probability; regression
+    shows the value. Training points have a white rim, test points a dark
+    one.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background=colors.PAPER)
+        self.setMinimumSize(320, 320)
+        plot = self.getPlotItem()
+        plot.setAspectLocked(True)
+        plot.showGrid(x=False, y=False)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setLabel("bottom", "x₁")
+        plot.setLabel("left", "x₂")
+        for axis in ("bottom", "left"):
+            plot.getAxis(axis).setPen(colors.INK)
+            plot.getAxis(axis).setTextPen(colors.INK)
+
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        plot.addItem(self.image)
+        self.lines = pg.PlotDataItem(
+            pen=pg.mkPen("#555555", width=1.2, style=Qt.PenStyle.DashLine),
+            connect="finite")
+        self.lines.setZValue(-5)
+        plot.addItem(self.lines)
+        self.train_points = pg.ScatterPlotItem(size=7, pxMode=True)
+        self.test_points = pg.ScatterPlotItem(size=7, pxMode=True)
+        plot.addItem(self.train_points)
+        plot.addItem(self.test_points)
+
+        self.discretize = False
+        self.show_test = True
+        self.show_lines = False
+        self._lut = colors.diverging_lut()
+        self._class_rgb = colors.pastel(colors.class_rgb())
+        self._strong_rgb = colors.class_rgb()
+        self._snapshot: Snapshot | None = None
+        self._data_key = None
+        self._unit_image: np.ndarray | None = None
+        self._line_features = None
+        self._domain = None
+
+    # ------------------------------------------------------------------
+
+    def set_discretize(self, on: bool):
+        self.discretize = bool(on)
+        self._redraw_image()
+
+    def set_show_test(self, on: bool):
+        self.show_test = bool(on)
+        self.test_points.setVisible(self.show_test)
+
+    def set_show_lines(self, on: bool):
+        self.show_lines = bool(on)
+        self._redraw_lines()
+
+    def show_unit(self, values: np.ndarray | None, vmin=-1.0, vmax=1.0):
+        """Show one unit's output (res, res) instead of the model's, or
+        go back to the model's with None."""
+        self._unit_image = None if values is None else (values, vmin, vmax)
+        self._redraw_image()
+
+    def show_snapshot(self, snapshot: Snapshot, train, test):
+        """Draw a snapshot; ``train`` and ``test`` are its Datasets."""
+        self._snapshot = snapshot
+        domain = snapshot.domain
+        if domain != self._domain:
+            self._domain = domain
+            self.getPlotItem().setRange(xRange=(-domain, domain),
+                                        yRange=(-domain, domain), padding=0)
+        key = (id(train), id(test), snapshot.task)
+        if key != self._data_key:
+            self._data_key = key
+            self._draw_points(train, test, snapshot)
+        self._redraw_image()
+        self._redraw_lines()
+
+    # ------------------------------------------------------------------
+
+    def _draw_points(self, train, test, snapshot):
+        for item, data, rim in ((self.train_points, train, "#ffffff"),
+                                (self.test_points, test, "#111111")):
+            if data is None or len(data) == 0:
+                item.setData([], [])
+                continue
+            brushes = self._point_brushes(data, snapshot)
+            item.setData(
+                x=data.X[:, 0], y=data.X[:, 1], brush=brushes,
+                pen=pg.mkPen(rim, width=1.2 if rim == "#ffffff" else 1.5))
+        self.test_points.setVisible(self.show_test)
+
+    def _point_brushes(self, data, snapshot):
+        if snapshot.task == "regression":
+            span = max(float(np.abs(data.y).max()), 1e-9)
+            index = ((data.y / span + 1.0) * 127.5).clip(0, 255).astype(int)
+            table = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
+                                                           alpha=False)
+            cache = {}
+            return [cache.setdefault(i, pg.mkBrush(*table[i])) for i in index]
+        brushes = [pg.mkBrush(QColor(c)) for c in colors.CLASS_COLORS]
+        return [brushes[label] for label in data.y]
+
+    def _redraw_image(self):
+        snapshot = self._snapshot
+        if snapshot is None:
+            return
+        if self._unit_image is not None:
+            values, vmin, vmax = self._unit_image
+            self._set_image(values, levels=(vmin, vmax), lut=self._lut)
+            return
+        grid = snapshot.output_grid
+        if grid is None:
+            return
+        if snapshot.task == "multiclass":
+            self._set_image(self._class_image(grid), levels=(0, 255),
+                            lut=None)
+            return
+        if snapshot.task == "binary":
+            values, levels = grid, (0.0, 1.0)
+            if self.discretize:
+                values = np.where(grid >= 0.5, 0.85, 0.15)
+        else:
+            span = 1.0
+            values, levels = grid, (-span, span)
+            if self.discretize:
+                values = np.sign(grid) * 0.7 * span
+        self._set_image(values, levels=levels, lut=self._lut)
+
+    def _set_image(self, values, levels, lut):
+        self.image.setImage(values, levels=levels, lut=lut, autoLevels=False)
+        # The rectangle maps pixels to the plane, so it follows the image
+        # size: set it after the image.
+        domain = self._domain
+        self.image.setRect(-domain, -domain, 2 * domain, 2 * domain)
+
+    def _class_image(self, probs):
+        """(res, res, k) probabilities to an RGB picture."""
+        k = probs.shape[-1]
+        if self.discretize:
+            rgb = self._class_rgb[probs.argmax(axis=-1)]
+        else:
+            # Blend class colours by probability, then fade towards white
+            # where the model is unsure.
+            rgb = probs @ self._class_rgb[:k]
+            certainty = (probs.max(axis=-1, keepdims=True) - 1.0 / k) * (
+                k / (k - 1.0))
+            rgb = 255.0 - (255.0 - rgb) * (0.35 + 0.65 * certainty)
+        return rgb.clip(0, 255).astype(np.uint8)
+
+    def _redraw_lines(self):
+        snapshot = self._snapshot
+        if not self.show_lines or snapshot is None or len(snapshot.sizes) < 3:
+            self.lines.setData([], [])
+            return
+        features = snapshot.feature_names
+        if self._line_features is None or self._line_features[0] != features:
+            points = plane_grid(LINE_RESOLUTION, snapshot.domain)
+            self._line_features = (features,
+                                   FeatureMap(features).transform(points))
+        weight, bias = snapshot.params[0]
+        z = self._line_features[1] @ weight + bias
+        xs, ys = [], []
+        step = 2 * snapshot.domain / (LINE_RESOLUTION - 1)
+        for unit in range(z.shape[1]):
+            field = z[:, unit].reshape(LINE_RESOLUTION, LINE_RESOLUTION)
+            for segment in pg.functions.isocurve(field, 0.0, connected=True):
+                segment = np.asarray(segment)
+                # isocurve gives (row, column) index pairs as (x, y).
+                xs.append(segment[:, 1] * step - snapshot.domain)
+                ys.append(segment[:, 0] * step - snapshot.domain)
+                xs.append([np.nan])
+                ys.append([np.nan])
+        if xs:
+            self.lines.setData(np.concatenate(xs), np.concatenate(ys))
+        else:
+            self.lines.setData([], [])
+
+
+class LossPlot(pg.GraphicsLayoutWidget):
+    """Training and test loss against epoch, with accuracy below for
+    classification. Hovering shows the epoch and the values there."""
+
+    hovered = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground(colors.PAPER)
+        self.setMinimumSize(320, 180)
+        self.loss = self.addPlot(row=0, col=0)
+        self.accuracy = self.addPlot(row=1, col=0)
+        self.ci.layout.setRowStretchFactor(0, 3)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.accuracy.setXLink(self.loss)
+        for plot, label in ((self.loss, "loss"), (self.accuracy, "accuracy")):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setLabel("left", label)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.setClipToView(True)
+            for axis in ("bottom", "left"):
+                plot.getAxis(axis).setPen(colors.INK)
+                plot.getAxis(axis).setTextPen(colors.INK)
+        self.accuracy.setLabel("bottom", "epoch")
+        self.accuracy.setYRange(0.0, 1.0, padding=0.05)
+        legend = self.loss.addLegend(offset=(-10, 10))
+        legend.setLabelTextColor(colors.INK)
+        # One-pixel pens: Qt's raster engine draws wider antialiased
+        # lines several times slower, and the curve redraws with every frame.
+        self.train_curve = self.loss.plot(
+            name="training", pen=pg.mkPen(colors.TRAIN_LOSS, width=1))
+        self.test_curve = self.loss.plot(
+            name="test", pen=pg.mkPen(colors.TEST_LOSS, width=1))
+        self.train_acc = self.accuracy.plot(
+            pen=pg.mkPen(colors.TRAIN_LOSS, width=1))
+        self.test_acc = self.accuracy.plot(
+            pen=pg.mkPen(colors.TEST_LOSS, width=1))
+
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#999999"))
+        self.cursor.setVisible(False)
+        self.loss.addItem(self.cursor, ignoreBounds=True)
+        self.readout = pg.TextItem(color=colors.INK, anchor=(0, 1),
+                                   fill=pg.mkBrush(255, 255, 255, 220))
+        self.readout.setVisible(False)
+        self.loss.addItem(self.readout, ignoreBounds=True)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._history = np.empty((0, 5))
+        self._ranges = None
+        self.log_scale = False
+        for plot in (self.loss, self.accuracy):
+            plot.disableAutoRange()
+
+    def set_log_scale(self, on: bool):
+        self.log_scale = bool(on)
+        self.loss.setLogMode(y=self.log_scale)
+        self._update_curves()
+
+    def show_history(self, history: np.ndarray, task: str) -> bool:
+        """``history`` has the columns of ``History.COLUMNS``. Returns
+        whether anything changed (and so will be repainted)."""
+        if history is self._history or (
+                len(history) == len(self._history) and len(history)
+                and history[-1, 0] == self._history[-1, 0]
+                and self.accuracy.isVisible() == (task != "regression")):
+            self._history = history
+            return False
+        self._history = history
+        self.accuracy.setVisible(task != "regression")
+        self._update_curves()
+        return True
+
+    def _update_curves(self):
+        history = self._history
+        epochs = history[:, 0]
+        self._fit_ranges(history)
+        for curve, column in ((self.train_curve, 1), (self.test_curve, 2),
+                              (self.train_acc, 3), (self.test_acc, 4)):
+            values = history[:, column]
+            if self.log_scale and column <= 2:
+                # Log mode cannot show zero; a perfect fit sits at the floor.
+                values = np.maximum(values, 1e-12)
+            if np.isnan(values).all():
+                curve.setData([], [])
+            else:
+                curve.setData(epochs, values)
+
+    def _fit_ranges(self, history):
+        """Set the axes' ranges in coarse steps, not to the data exactly:
+        an axis whose range is unchanged keeps its cached drawing, which
+        saves most of the cost of a frame."""
+        last_epoch = history[-1, 0] if len(history) else 0.0
+        x_bound = _nice_ceiling(max(last_epoch, 10.0))
+        losses = history[:, 1:3]
+        finite = losses[np.isfinite(losses)]
+        if self.log_scale:
+            low = np.log10(max(finite.min(), 1e-12)) if finite.size else -3
+            high = np.log10(finite.max()) if finite.size else 0
+            y_range = (np.floor(low), np.ceil(high + 1e-9))
+        else:
+            y_range = (0.0, _nice_ceiling(finite.max() if finite.size else 1))
+        if (x_bound, y_range) != self._ranges:
+            self._ranges = (x_bound, y_range)
+            self.loss.setXRange(0.0, x_bound, padding=0.02)
+            self.loss.setYRange(*y_range, padding=0.02)
+
+    def _mouse_moved(self, position):
+        history = self._history
+        box = self.loss.vb.sceneBoundingRect()
+        if not len(history) or not box.contains(position):
+            self.cursor.setVisible(False)
+            self.readout.setVisible(False)
+            return
+        x = self.loss.vb.mapSceneToView(position).x()
+        row = history[int(np.clip(np.searchsorted(history[:, 0], x), 0,
+                                  len(history) - 1))]
+        text = (f"epoch {int(row[0])}\n"
+                f"training loss {row[1]:.4f}\ntest loss {row[2]:.4f}")
+        if not np.isnan(row[3]):
+            text += f"\naccuracy {row[3]:.1%} / {row[4]:.1%}"
+        self.cursor.setPos(row[0])
+        self.cursor.setVisible(True)
+        y = row[1]
+        if self.log_scale:
+            y = np.log10(max(y, 1e-12))
+        self.readout.setText(text)
+        self.readout.setPos(row[0], y)
+        self.readout.setVisible(True)
+        self.hovered.emit(text.replace("\n", ", "))
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 5, 7 times a power of ten that is at
+    least ``value`` (for a positive value)."""
+    if not np.isfinite(value) or value <= 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    for step in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0, 10.0):
+        if step * power >= value * (1 - 1e-12):
+            return float(step * power)
+    return float(10.0 * power)

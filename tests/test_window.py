@@ -1,0 +1,219 @@
+"""The real main window, driven as a person would, headless."""
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from mlp_studio.app.main_window import MainWindow
+from mlp_studio.app.trainer import SPEEDS
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    window = MainWindow(settings=settings, restore=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
+    yield window
+    window.close()
+    # No thread may outlive its window.
+    assert window.trainer.isFinished()
+
+
+def full_speed(window):
+    window.speed.setValue(SPEEDS.index(None))
+
+
+def wait_for(qtbot, window, condition, timeout=10000):
+    qtbot.waitUntil(lambda: window.snapshot is not None
+                    and condition(window.snapshot), timeout=timeout)
+    return window.snapshot
+
+
+def test_opens_ready_to_train_on_the_spiral(window):
+    snapshot = window.snapshot
+    assert snapshot.sizes == (2, 8, 8, 1)
+    assert snapshot.activations == ("tanh", "tanh")
+    assert snapshot.train.name == "spiral"
+    assert snapshot.updates == 0 and not snapshot.running
+    assert snapshot.output_grid.shape == (200, 200)
+    assert window.controls.dataset.currentData() == "spiral"
+
+
+def test_space_trains_until_the_loss_falls_and_pauses(qtbot, window):
+    first = window.snapshot.train_loss
+    full_speed(window)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    wait_for(qtbot, window, lambda s: s.running and s.updates > 2000
+             and s.train_loss < 0.8 * first)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    paused = wait_for(qtbot, window, lambda s: not s.running)
+    qtbot.wait(100)
+    assert window.snapshot.updates == paused.updates  # really paused
+    assert window.play_action.text().endswith("Train")
+    assert "Epoch" in window.status_epoch.text()
+
+
+def test_step_takes_exactly_one_update(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    wait_for(qtbot, window, lambda s: s.updates == 1)
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    wait_for(qtbot, window, lambda s: s.updates == 2)
+    qtbot.keyClick(window, Qt.Key.Key_E)  # to the end of the epoch
+    snapshot = wait_for(qtbot, window, lambda s: s.epochs == 1)
+    assert snapshot.updates == 25  # 250 training points in batches of 10
+    assert not snapshot.running
+
+
+def test_reset_gives_the_initial_weights_back(qtbot, window):
+    initial = [w.copy() for w, _ in window.snapshot.params]
+    full_speed(window)
+    window.trainer.train_for(500)
+    trained = wait_for(qtbot, window, lambda s: s.updates == 500
+                       and not s.running)
+    assert not np.array_equal(trained.params[0][0], initial[0])
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    reset = wait_for(qtbot, window, lambda s: s.updates == 0)
+    for (w, _), first in zip(reset.params, initial):
+        np.testing.assert_array_equal(w, first)
+    assert len(reset.history) == 1
+
+
+def test_a_changed_learning_rate_reaches_the_running_trainer(qtbot, window):
+    full_speed(window)
+    window.trainer.start_training()
+    wait_for(qtbot, window, lambda s: s.running and s.updates > 0)
+    combo = window.controls.learning_rate
+    combo.setCurrentIndex(combo.findData(0.1))
+    snapshot = wait_for(qtbot, window, lambda s: s.training.learning_rate == 0.1)
+    assert snapshot.running  # the change did not stop or restart training
+    before = snapshot.updates
+    wait_for(qtbot, window, lambda s: s.updates > before)
+
+
+def test_architecture_change_restarts_from_the_seed(qtbot, window):
+    window.controls.add_layer.click()
+    snapshot = wait_for(qtbot, window, lambda s: len(s.sizes) == 5)
+    assert snapshot.sizes == (2, 8, 8, 8, 1) and snapshot.updates == 0
+    window.controls.feature_boxes["x1^2"].setChecked(True)
+    snapshot = wait_for(qtbot, window, lambda s: s.sizes[0] == 3)
+    assert snapshot.feature_names == ("x1", "x2", "x1^2")
+
+
+def test_several_classes_and_regression(qtbot, window):
+    problem = window.controls.problem
+    problem.setCurrentIndex(problem.findData("multiclass"))
+    snapshot = wait_for(qtbot, window, lambda s: s.task == "multiclass")
+    assert snapshot.sizes[-1] == 3
+    assert snapshot.output_grid.shape == (200, 200, 3)
+    window.controls.classes.setValue(5)
+    wait_for(qtbot, window, lambda s: s.sizes[-1] == 5)
+    problem.setCurrentIndex(problem.findData("regression"))
+    snapshot = wait_for(qtbot, window, lambda s: s.task == "regression")
+    assert np.isnan(snapshot.train_accuracy)
+    assert window.status_accuracy.text() == ""
+
+
+def test_divergence_pauses_and_keeps_the_last_good_weights(qtbot, window):
+    controls = window.controls
+    controls.problem.setCurrentIndex(controls.problem.findData("regression"))
+    controls.optimizer.setCurrentIndex(controls.optimizer.findData("sgd"))
+    controls.learning_rate.setCurrentIndex(controls.learning_rate.findData(10.0))
+    controls.layer_rows[0].activation.setCurrentIndex(
+        controls.layer_rows[0].activation.findData("linear"))
+    wait_for(qtbot, window, lambda s: s.training.learning_rate == 10.0
+             and s.activations[0] == "linear")
+    full_speed(window)
+    window.trainer.start_training()
+    qtbot.waitUntil(lambda: "diverged" in window.alert.text(), timeout=10000)
+    snapshot = wait_for(qtbot, window, lambda s: not s.running)
+    assert all(np.isfinite(w).all() and np.isfinite(b).all()
+               for w, b in snapshot.params)
+
+
+def test_the_window_never_holds_more_than_one_pending_snapshot(qtbot, window):
+    emitted = []
+    window.trainer.snapshot_ready.connect(
+        lambda: emitted.append(1), Qt.ConnectionType.DirectConnection)
+    full_speed(window)
+    window.trainer.start_training()
+    wait_for(qtbot, window, lambda s: s.running)
+    for _ in range(3):
+        # The GUI thread is busy; the trainer goes on training meanwhile
+        # but posts at most one notice, and keeps the snapshot fresh.
+        qtbot.wait(20)
+        emitted.clear()
+        block_start = window.snapshot.updates
+        time.sleep(0.3)
+        assert len(emitted) <= 1
+        pending = window.trainer.take_snapshot()
+        assert pending is not None and pending.updates > block_start
+        assert window.trainer.take_snapshot() is None
+
+
+def test_edges_thicken_with_the_weights(qtbot, window):
+    full_speed(window)
+    window.trainer.train_for(1000)
+    snapshot = wait_for(qtbot, window, lambda s: s.updates == 1000
+                        and not s.running)
+    weights = snapshot.params[1][0]
+    widths = np.array([[window.diagram.edge_item(1, i, j).pen().widthF()
+                        for j in range(weights.shape[1])]
+                       for i in range(weights.shape[0])])
+    order = np.argsort(np.abs(weights).ravel())
+    assert np.all(np.diff(widths.ravel()[order]) >= 0)
+    assert widths.ravel()[order[-1]] > widths.ravel()[order[0]]
+
+
+def test_editing_a_weight_by_hand(qtbot, window):
+    window.set_weight(0, 1, 2, 3.25)
+    snapshot = wait_for(qtbot, window, lambda s: s.params[0][0][1, 2] == 3.25)
+    assert snapshot.updates == 0
+
+
+def test_hovering_a_unit_shows_it_large(qtbot, window):
+    window.diagram.unit_hovered.emit(1, 3)
+    assert window.decision._unit_image is not None
+    values = window.decision._unit_image[0]
+    assert values.shape == (100, 100)
+    assert np.abs(values).max() <= 1.0  # a tanh unit
+    window.diagram.unit_hovered.emit(-1, -1)
+    assert window.decision._unit_image is None
+
+
+def test_settings_persist(qtbot, settings):
+    first = MainWindow(settings=settings, restore=True)
+    qtbot.addWidget(first)
+    combo = first.controls.learning_rate
+    combo.setCurrentIndex(combo.findData(0.3))
+    first.controls.points.setValue(300)
+    first.close()
+    assert first.trainer.isFinished()
+
+    second = MainWindow(settings=settings, restore=True)
+    qtbot.addWidget(second)
+    assert second.controls.learning_rate.currentData() == 0.3
+    assert second.controls.points.value() == 300
+    qtbot.waitUntil(lambda: second.snapshot is not None, timeout=5000)
+    assert len(second.snapshot.train) + len(second.snapshot.test) == 300
+    second.close()
+
+
+def test_malformed_saved_settings_fall_back_to_defaults(qtbot, settings):
+    settings.setValue("version", 1)
+    settings.setValue("controls", {"learning_rate": "fast", "hidden": [0, 99],
+                                   "activations": ["tanh"], "points": -5,
+                                   "dataset": "nope", "features": ["x9"]})
+    settings.setValue("speed", "max")
+    window = MainWindow(settings=settings, restore=True)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
+    assert window.snapshot.sizes == (2, 8, 8, 1)
+    window.close()
