@@ -68,6 +68,7 @@ class DecisionPlot(pg.PlotWidget):
         self._unit_image: np.ndarray | None = None
         self._line_features = None
         self._domain = None
+        self._value_span = 1.0
 
     # ------------------------------------------------------------------
 
@@ -100,6 +101,9 @@ class DecisionPlot(pg.PlotWidget):
         key = (id(train), id(test), snapshot.task)
         if key != self._data_key:
             self._data_key = key
+            values = [d.y for d in (train, test) if d is not None and len(d)]
+            peak = max((float(np.abs(v).max()) for v in values), default=1.0)
+            self._value_span = peak if peak > 1e-9 else 1.0
             self._draw_points(train, test, snapshot)
         self._redraw_image()
         self._redraw_lines()
@@ -120,7 +124,7 @@ class DecisionPlot(pg.PlotWidget):
 
     def _point_brushes(self, data, snapshot):
         if snapshot.task == "regression":
-            span = max(float(np.abs(data.y).max()), 1e-9)
+            span = self._value_span
             index = ((data.y / span + 1.0) * 127.5).clip(0, 255).astype(int)
             table = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
                                                            alpha=False)
@@ -149,7 +153,7 @@ class DecisionPlot(pg.PlotWidget):
             if self.discretize:
                 values = np.where(grid >= 0.5, 0.85, 0.15)
         else:
-            span = 1.0
+            span = self._value_span
             values, levels = grid, (-span, span)
             if self.discretize:
                 values = np.sign(grid) * 0.7 * span
@@ -178,7 +182,9 @@ class DecisionPlot(pg.PlotWidget):
 
     def _redraw_lines(self):
         snapshot = self._snapshot
-        if not self.show_lines or snapshot is None or len(snapshot.sizes) < 3:
+        # The first weight layer's units: hidden neurons, or for a single
+        # perceptron its output, whose line is the decision boundary.
+        if not self.show_lines or snapshot is None:
             self.lines.setData([], [])
             return
         features = snapshot.feature_names
@@ -274,9 +280,16 @@ class LossPlot(pg.GraphicsLayoutWidget):
             self._history = history
             return False
         self._history = history
-        self.accuracy.setVisible(task != "regression")
+        self._show_accuracy(task != "regression")
         self._update_curves()
         return True
+
+    def _show_accuracy(self, visible):
+        # A hidden plot keeps its row; shrink the row too, so that the
+        # loss plot takes the room.
+        self.accuracy.setVisible(visible)
+        self.accuracy.setMaximumHeight(1e6 if visible else 0)
+        self.ci.layout.setRowStretchFactor(1, 1 if visible else 0)
 
     def _update_curves(self):
         history = self._history

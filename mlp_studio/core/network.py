@@ -25,6 +25,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -86,12 +87,13 @@ class _Program:
     """One training update for batches of ``n`` points, compiled into a
     fixed list of numpy calls on buffers allocated here.
 
-    ``ops_for(inputs, target)`` returns the list for one batch: ``inputs``
-    is a contiguous (features + 1, n) array whose last row is ones, and
-    ``target`` the (outputs, n) target the head prepared. Running the list
-    leaves the logits in ``z_out`` and the parameter gradient, divided by
+    ``ops_for(inputs, target, losses)`` returns the calls for one batch:
+    ``inputs`` is a contiguous (features + 1, n) array whose last row is
+    ones, ``target`` the (outputs, n) target the head prepared and
+    ``losses`` a (1, n) array for each point's loss. Calling them leaves
+    the logits in ``z_out`` and the parameter gradient, divided by
     ``delta_factor / n``, in the network's gradient vector. ``ops`` is the
-    list bound to the program's own ``inputs`` and ``target`` buffers.
+    list bound to the program's own buffers.
     """
 
     def __init__(self, n, net):
@@ -166,7 +168,9 @@ class _Program:
             ]
             delta = below_delta
         ops.append((np.dot, (delta, inputs.T, grads[0])))
-        return ops
+        # Each op bound to its arguments: calling a partial with none is
+        # the cheapest call Python offers, and an update makes dozens.
+        return [partial(function, *args) for function, args in ops]
 
 
 class _Epoch:
@@ -836,8 +840,8 @@ class MLP:
         a buffer that the next call overwrites."""
         program = self._program(len(X))
         np.copyto(program.inputs_top, X.T)
-        for function, args in program.ops[:program.n_forward]:
-            function(*args)
+        for call in program.ops[:program.n_forward]:
+            call()
         return program.z_out.T
 
     def evaluate(self, X, y) -> tuple[float, float]:
@@ -886,9 +890,9 @@ class MLP:
         factor = self.head.delta_factor
         dot, copyto, isfinite = np.dot, np.copyto, math.isfinite
         self._batches_done = 0
-        for ops, n in batches:
-            for function, args in ops:
-                function(*args)
+        for calls, n in batches:
+            for call in calls:
+                call()
 
             copyto(backup, state)
             self._has_backup = True
