@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
 SETTINGS_VERSION = 1
-MAX_FPS = 32  # frames a second while training: smooth, and cheap enough
+MAX_FPS = 34  # frames a second while training: smooth, and cheap enough
 DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 from mlp_studio.core.features import FeatureMap
 from mlp_studio.core.training import Snapshot, plane_grid
@@ -56,6 +57,8 @@ class DecisionPlot(pg.PlotWidget):
         self.test_points = pg.ScatterPlotItem(size=7, pxMode=True)
         plot.addItem(self.train_points)
         plot.addItem(self.test_points)
+        _cache(self.train_points, self.test_points,
+               *(plot.getAxis(name) for name in ("left", "bottom")))
 
         self.discretize = False
         self.show_test = True
@@ -237,6 +240,8 @@ class LossPlot(pg.GraphicsLayoutWidget):
                 plot.getAxis(axis).setPen(colors.INK)
                 plot.getAxis(axis).setTextPen(colors.INK)
         self.accuracy.setLabel("bottom", "epoch")
+        _cache(*(plot.getAxis(name) for plot in (self.loss, self.accuracy)
+                 for name in ("left", "bottom")))
         self.accuracy.setYRange(0.0, 1.0, padding=0.05)
         legend = self.loss.addLegend(offset=(-10, 10))
         legend.setLabelTextColor(colors.INK)
@@ -348,6 +353,15 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
         self.hovered.emit(text.replace("\n", ", "))
+
+
+def _cache(*items):
+    """Let Qt keep a picture of items that change rarely (points, axes)
+    and copy it into each frame, rather than have pyqtgraph draw them in
+    Python each time while training runs."""
+    for item in items:
+        item.setCacheMode(
+            QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def _nice_ceiling(value: float) -> float:

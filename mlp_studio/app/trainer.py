@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Updates per second for the speed control; None is full speed.
 SPEEDS = (None, 3000, 1000, 300, 100, 30, 10, 3, 1)
-_SLICE_SECONDS = 0.008  # training time between checks for commands
+_SLICE_SECONDS = 0.004  # training time between checks for commands and frames
 _STALE = 0.1  # age at which an untaken snapshot is replaced
 _MAX_HOLD = 0.2  # the window never holds the trainer longer than this
 
