@@ -59,8 +59,9 @@ class Head:
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
-        into ``out`` and each point's loss into ``losses`` (1, n).
-        ``column`` (1, n) and ``scratch`` (outputs, n) are scratch."""
+        into ``out`` and each point's loss into ``losses`` (1, n), unless
+        that is None. ``column`` (1, n) and ``scratch`` (outputs, n) are
+        scratch."""
         raise NotImplementedError
 
 
@@ -106,14 +107,16 @@ class BinaryHead(Head):
         np.add(out, 1.0, out=out)
 
     def delta_ops(self, z, target, out, losses, column, scratch):
-        # With t = 1 - 2y the loss is log(1 + e^(t z)).
-        return [
-            (np.multiply, (z, target, losses)),
-            (np.logaddexp, (0.0, losses, losses)),
+        ops = [
             (np.multiply, (z, 0.5, out)),
             (np.tanh, (out, out)),
             (np.add, (out, target, out)),
         ]
+        if losses is not None:
+            # With t = 1 - 2y the loss is log(1 + e^(t z)).
+            ops += [(np.multiply, (z, target, losses)),
+                    (np.logaddexp, (0.0, losses, losses))]
+        return ops
 
 
 class MulticlassHead(Head):
@@ -163,18 +166,27 @@ class MulticlassHead(Head):
     def delta_ops(self, z, target, out, losses, column, scratch):
         # delta = softmax(z) - onehot and loss = log(sum e^s) - s_label,
         # with s = z minus its column maximum.
-        return [
+        shift = [
             (np.maximum.reduce, (z, 0, None, column, True)),
             (np.subtract, (z, column, out)),
+        ]
+        label_score = [
             (np.multiply, (out, target, scratch)),
             (np.add.reduce, (scratch, 0, None, losses, True)),
+        ]
+        softmax = [
             (np.exp, (out, out)),
             (np.add.reduce, (out, 0, None, column, True)),
             (np.divide, (out, column, out)),
             (np.subtract, (out, target, out)),
+        ]
+        log_norm = [
             (np.log, (column, column)),
             (np.subtract, (column, losses, losses)),
         ]
+        if losses is None:
+            return shift + softmax
+        return shift + label_score + softmax + log_norm
 
 
 class RegressionHead(Head):
@@ -212,11 +224,11 @@ class RegressionHead(Head):
         np.copyto(out[0], y)
 
     def delta_ops(self, z, target, out, losses, column, scratch):
-        return [
-            (np.subtract, (z, target, out)),
-            (np.multiply, (out, out, losses)),
-            (np.multiply, (losses, 0.5, losses)),
-        ]
+        ops = [(np.subtract, (z, target, out))]
+        if losses is not None:
+            ops += [(np.multiply, (out, out, losses)),
+                    (np.multiply, (losses, 0.5, losses))]
+        return ops
 
 
 HEADS: dict[str, Head] = {

@@ -197,13 +197,20 @@ class _Epoch:
                              self.losses[i]), batch)
             for i in range(full)
         ]
+        # The same updates without the losses, for train_updates.
+        self.quiet_batches = [
+            (program.ops_for(self.inputs[i], self.targets[i], None), batch)
+            for i in range(full)
+        ]
         self.tail_inputs = np.ones((k + 1, tail))
         self.tail_target = np.empty((net.outputs, tail))
         self.tail_losses = np.full((1, tail), np.nan)
         if tail:
-            ops = net._program(tail).ops_for(
-                self.tail_inputs, self.tail_target, self.tail_losses)
-            self.batches.append((ops, tail))
+            program = net._program(tail)
+            self.batches.append((program.ops_for(
+                self.tail_inputs, self.tail_target, self.tail_losses), tail))
+            self.quiet_batches.append((program.ops_for(
+                self.tail_inputs, self.tail_target, None), tail))
         self.cursor = len(self.batches)  # no order drawn yet
         self.loaded = False
 
@@ -765,7 +772,7 @@ class MLP:
         """
         epoch, lr = self._epoch_for(X, y, lr, batch_size)
         epoch.shuffle(self, shuffle)
-        self._run_batches(epoch, len(epoch.batches), lr)
+        self._run_batches(epoch.batches, epoch, len(epoch.batches), lr)
         self.epochs += 1
 
         loss = epoch.mean_loss()
@@ -794,7 +801,7 @@ class MLP:
             if epoch.cursor == len(epoch.batches):
                 epoch.shuffle(self, shuffle)
             take = min(count, len(epoch.batches) - epoch.cursor)
-            self._run_batches(epoch, take, lr)
+            self._run_batches(epoch.quiet_batches, epoch, take, lr)
             count -= take
             if epoch.cursor == len(epoch.batches):
                 self.epochs += 1
@@ -827,11 +834,11 @@ class MLP:
         self._epoch = _Epoch(self, (X, y), checked_X, checked_y, batch)
         return self._epoch, lr
 
-    def _run_batches(self, epoch, count, lr):
+    def _run_batches(self, batches, epoch, count, lr):
         start = epoch.cursor
         with np.errstate(all="ignore"):  # divergence is reported in _train
             try:
-                self._train(epoch.batches[start: start + count], lr, epoch.X)
+                self._train(batches[start: start + count], lr, epoch.X)
             finally:
                 epoch.cursor = start + self._batches_done
 
