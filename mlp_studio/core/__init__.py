@@ -5,6 +5,7 @@ test without a display.
 """
 
 from .activations import ACTIVATIONS, get_activation
+from .dataset_io import DataFileError, LoadedData, load_csv, save_csv
 from .datasets import DATASETS, Dataset, DataSpec, make_dataset
 from .features import DEFAULT_FEATURES, FEATURES, FeatureMap
 from .heads import MAX_CLASSES, TASKS
@@ -29,13 +30,17 @@ __all__ = [
     "TASKS",
     "Adam",
     "Backprop",
+    "DataFileError",
     "DataSpec",
     "Dataset",
     "FeatureMap",
+    "LoadedData",
     "Momentum",
     "NonFiniteLossError",
     "forward_layers",
     "get_activation",
+    "load_csv",
     "make_dataset",
     "make_optimizer",
+    "save_csv",
 ]

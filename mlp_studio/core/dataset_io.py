@@ -25,6 +25,7 @@ a strict pattern check.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -110,14 +111,10 @@ class LoadedData:
 class _Table:
     """The cells of a CSV file, blank lines dropped, all rows equally wide."""
 
-    names: list[str]
     has_header: bool
+    names: list[str]  # "x2" from the header, or "column 2"
+    places: list[str]  # "column x2" or "column 2", for messages
     rows: list[tuple[int, list[str]]]  # (line number, stripped cells)
-
-    def where(self, col: int) -> str:
-        """The column as named in a message: "column x2" or "column 2"."""
-        name = self.names[col]
-        return f"column {name}" if self.has_header else name
 
 
 # ---------------------------------------------------------------- writing
@@ -178,9 +175,8 @@ def _sync_directory(directory: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -295,7 +291,9 @@ def _read_table(text: str, max_rows: int) -> tuple[_Table, list[str]]:
                     continue
             _add_row(table, cells, reader.line_num, max_rows)
     except csv.Error as error:
-        raise DataFileError(f"not valid CSV ({error})", reader.line_num) from None
+        raise DataFileError(
+            f"not valid CSV ({error})", reader.line_num
+        ) from None
 
     if table is None:
         raise DataFileError("the file is empty")
@@ -315,10 +313,10 @@ def _guess_separator(text: str) -> str:
             break
 
     def score(separator):
-        try:
-            widths = [len(row) for row in csv.reader(lines, delimiter=separator)]
-        except csv.Error:
-            return (False, 0)
+        # Line by line, so that one bad line (left for the reader to
+        # report) does not disqualify the separator.
+        widths = [width for line in lines
+                  if (width := _width(line, separator)) is not None]
         if not widths:
             return (False, 0)
         return (len(set(widths)) == 1 and widths[0] >= 3, widths[0])
@@ -328,18 +326,28 @@ def _guess_separator(text: str) -> str:
     return max(_SEPARATORS, key=score)
 
 
+def _width(line: str, separator: str) -> int | None:
+    """Number of cells in ``line``; None if it is not valid CSV."""
+    with contextlib.suppress(csv.Error):
+        for row in csv.reader([line], delimiter=separator):
+            return len(row)
+    return None
+
+
 def _start_table(cells: list[str], line: int, notes: list[str]) -> _Table:
     if len(cells) < 3:
         raise DataFileError(
             f"expected at least 3 columns (x1, x2, label), found {len(cells)}",
             line,
         )
+    numbered = [f"column {i + 1}" for i in range(len(cells))]
     if all(_NUMBER.fullmatch(cell) for cell in cells):
         notes.append("the file has no header line")
-        names = [f"column {i + 1}" for i in range(len(cells))]
-        return _Table(names, False, [])
-    names = [cell or f"column {i + 1}" for i, cell in enumerate(cells)]
-    return _Table(names, True, [])
+        return _Table(False, numbered, numbered, [])
+    names = [cell or number for cell, number in zip(cells, numbered)]
+    places = [f"column {cell}" if cell else number
+              for cell, number in zip(cells, numbered)]
+    return _Table(True, names, places, [])
 
 
 def _add_row(table: _Table, cells: list[str], line: int,
@@ -397,27 +405,35 @@ def _mostly_numbers(table: _Table, col: int) -> bool:
 
 def _numbers(table: _Table, col: int) -> np.ndarray:
     """The finite numbers of column ``col``, shape (n,)."""
-    return np.array([_finite_number(table, col, line, cells[col])
-                     for line, cells in table.rows], dtype=np.float64)
+    texts = [cells[col] for _, cells in table.rows]
+    values = np.array(
+        [float(text) if _NUMBER.fullmatch(text) else math.nan
+         for text in texts],
+        dtype=np.float64,
+    )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        line = table.rows[bad[0]][0]
+        raise _cell_error(table, col, line, texts[bad[0]])
+    return values
 
 
-def _finite_number(table: _Table, col: int, line: int, text: str) -> float:
+def _cell_error(table: _Table, col: int, line: int,
+                text: str) -> DataFileError:
+    """Why ``text`` is not a finite number."""
     name = table.names[col]
     if not text:
-        raise DataFileError(f"{name} is empty", line)
+        return DataFileError(f"{name} is empty", line)
     if not _NUMBER.fullmatch(text):
-        raise DataFileError(
-            f"{_shorten(text)!r} in {table.where(col)} is not a number", line
+        return DataFileError(
+            f"{_shorten(text)!r} in {table.places[col]} is not a number", line
         )
-    value = float(text)
-    if math.isnan(value):
-        raise DataFileError(f"{name} is NaN", line)
-    if math.isinf(value):
-        too_large = "inf" not in text.lower()
-        raise DataFileError(
-            f"{name} is {'too large' if too_large else 'infinite'}", line
-        )
-    return value
+    if math.isnan(float(text)):
+        return DataFileError(f"{name} is NaN", line)
+    # "1e999" is finite as written but not as a float.
+    if "inf" in text.lower():
+        return DataFileError(f"{name} is infinite", line)
+    return DataFileError(f"{name} is too large", line)
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -469,21 +485,16 @@ def _class_numbers(texts: list[tuple[int, str]], notes: list[str]) -> bool:
 
 def _class_indices(table: _Table, col: int, limit: int) -> np.ndarray:
     """Numeric labels as class numbers 0 to ``limit - 1``, shape (n,)."""
-    y = np.empty(len(table.rows), dtype=np.int64)
-    for i, (line, cells) in enumerate(table.rows):
-        value = float(cells[col])
-        if not (math.isfinite(value) and value.is_integer()):
-            raise DataFileError(
-                f"{table.names[col]} {_shorten(cells[col])!r} is not a class "
-                f"number", line
-            )
-        if not 0 <= value < limit:
-            raise DataFileError(
-                f"{table.names[col]} {int(value)} is not a class number "
-                f"0 to {limit - 1}", line
-            )
-        y[i] = int(value)
-    return y
+    values = np.array([float(cells[col]) for _, cells in table.rows])
+    whole = np.isfinite(values) & (values == np.round(values))
+    bad = np.flatnonzero(~whole | (values < 0) | (values >= limit))
+    if bad.size:
+        line, cells = table.rows[bad[0]]
+        raise DataFileError(
+            f"{table.names[col]} {_shorten(cells[col])!r} is not a class "
+            f"number 0 to {limit - 1}", line
+        )
+    return values.astype(np.int64)
 
 
 def _class_names(table: _Table, col: int, limit: int,
@@ -501,7 +512,9 @@ def _class_names(table: _Table, col: int, limit: int,
                 )
             classes[name] = len(classes)
         y[i] = classes[name]
-    listed = ", ".join(f"{_shorten(name)!r} = {k}" for name, k in classes.items())
+    listed = ", ".join(
+        f"{_shorten(name)!r} = {k}" for name, k in classes.items()
+    )
     notes.append(f"class names became numbers: {listed}")
     return y
 
@@ -527,7 +540,11 @@ def _fit_into_view(raw: np.ndarray, notes: list[str]):
     offset = raw.min(axis=0) / 2 + raw.max(axis=0) / 2
     centred = raw - offset
     extent = float(np.abs(centred).max())
+    # All points in one place (or a spread so small that its inverse
+    # overflows) cannot be stretched to fill the view; moving is enough.
     scale = VIEW_EXTENT / extent if extent > 0 else 1.0
+    if not math.isfinite(scale):
+        scale = 1.0
     X = centred * scale
 
     ox, oy = (float(v) for v in offset)
