@@ -57,6 +57,11 @@ class Head:
         """``prepare`` into an existing (outputs, n) array."""
         raise NotImplementedError
 
+    def prepared_losses(self, z, target):
+        """(n,) point losses from logits (outputs, n) and the prepared
+        (outputs, n) target."""
+        raise NotImplementedError
+
     def delta_ops(self, z, target, out, losses, column, scratch):
         """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
         into ``out`` and each point's loss into ``losses`` (1, n), unless
@@ -105,6 +110,9 @@ class BinaryHead(Head):
         # 2 (p - y) = tanh(z / 2) + (1 - 2 y): one tanh and one add.
         np.multiply(y, -2.0, out=out[0])
         np.add(out, 1.0, out=out)
+
+    def prepared_losses(self, z, target):
+        return np.logaddexp(0.0, target[0] * z[0])
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         ops = [
@@ -162,6 +170,10 @@ class MulticlassHead(Head):
     def prepare_into(self, y, out):
         out[...] = 0.0
         out[y, np.arange(len(y))] = 1.0
+
+    def prepared_losses(self, z, target):
+        shifted = z - z.max(axis=0)
+        return np.log(np.exp(shifted).sum(axis=0)) - (shifted * target).sum(0)
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         # delta = softmax(z) - onehot and loss = log(sum e^s) - s_label,
@@ -222,6 +234,9 @@ class RegressionHead(Head):
 
     def prepare_into(self, y, out):
         np.copyto(out[0], y)
+
+    def prepared_losses(self, z, target):
+        return 0.5 * (z[0] - target[0]) ** 2
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         ops = [(np.subtract, (z, target, out))]

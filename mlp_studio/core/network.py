@@ -132,8 +132,11 @@ class _Program:
         self.ops = self.ops_for(self.inputs, self.target, self.losses)
         self.batch_list = [(self.ops, n)]
 
-    def ops_for(self, inputs, target, losses):
+    def ops_for(self, inputs, target, losses, logits=None):
+        """The calls for one batch; ``logits`` is an (outputs, n) array to
+        leave the logits in, ``z_out`` when None."""
         net = self.net
+        z_out = self.z_out if logits is None else logits
         acts, weights, grads = net.activations, net._w_aug, net._grad_blocks
         ops = []
         below = inputs
@@ -142,9 +145,9 @@ class _Program:
             ops += act.forward_ops(self.z[layer], self.a[layer],
                                    self.aux[layer])
             below = self.a_aug[layer]
-        ops.append((np.dot, (weights[-1], below, self.z_out)))
+        ops.append((np.dot, (weights[-1], below, z_out)))
         self.n_forward = len(ops)
-        ops += net.head.delta_ops(self.z_out, target, self.delta_out, losses,
+        ops += net.head.delta_ops(z_out, target, self.delta_out, losses,
                                   self.column, self.scratch_out)
 
         if acts and all(act is acts[0] for act in acts):
@@ -189,28 +192,23 @@ class _Epoch:
         full, tail = divmod(n, batch)
         self.inputs = np.ones((full, k + 1, batch))
         self.targets = np.empty((full, net.outputs, batch))
-        # Each point's loss at the weights its batch's update started from.
-        self.losses = np.full((full, 1, batch), np.nan)
+        # Each batch's logits, at the weights its update started from: the
+        # epoch's loss is computed from them at the end, in one go.
+        self.logits = np.full((full, net.outputs, batch), np.nan)
         program = net._program(batch)
         self.batches = [
-            (program.ops_for(self.inputs[i], self.targets[i],
-                             self.losses[i]), batch)
-            for i in range(full)
-        ]
-        # The same updates without the losses, for train_updates.
-        self.quiet_batches = [
-            (program.ops_for(self.inputs[i], self.targets[i], None), batch)
+            (program.ops_for(self.inputs[i], self.targets[i], None,
+                             self.logits[i]), batch)
             for i in range(full)
         ]
         self.tail_inputs = np.ones((k + 1, tail))
         self.tail_target = np.empty((net.outputs, tail))
-        self.tail_losses = np.full((1, tail), np.nan)
+        self.tail_logits = np.full((net.outputs, tail), np.nan)
         if tail:
             program = net._program(tail)
             self.batches.append((program.ops_for(
-                self.tail_inputs, self.tail_target, self.tail_losses), tail))
-            self.quiet_batches.append((program.ops_for(
-                self.tail_inputs, self.tail_target, None), tail))
+                self.tail_inputs, self.tail_target, None, self.tail_logits),
+                tail))
         self.cursor = len(self.batches)  # no order drawn yet
         self.loaded = False
 
@@ -218,10 +216,20 @@ class _Epoch:
         return (X is self.source[0] and y is self.source[1]
                 and batch == self.batch)
 
-    def mean_loss(self) -> float:
-        """Mean of the points' losses over the last full pass."""
-        total = self.losses.sum() + self.tail_losses.sum()
-        return float(total / len(self.X))
+    def mean_loss(self, head) -> float:
+        """Mean of the points' losses over the last full pass, each at the
+        weights its batch's update started from."""
+        total = 0.0
+        if len(self.logits):
+            # (batches, outputs, size) as (outputs, batches * size)
+            outputs = self.logits.shape[1]
+            logits = self.logits.transpose(1, 0, 2).reshape(outputs, -1)
+            targets = self.targets.transpose(1, 0, 2).reshape(outputs, -1)
+            total += float(head.prepared_losses(logits, targets).sum())
+        if self.tail_logits.shape[1]:
+            total += float(head.prepared_losses(self.tail_logits,
+                                                self.tail_target).sum())
+        return total / len(self.X)
 
     def shuffle(self, net, shuffle):
         """Draw the next epoch's order, load it, and rewind the cursor."""
@@ -772,10 +780,10 @@ class MLP:
         """
         epoch, lr = self._epoch_for(X, y, lr, batch_size)
         epoch.shuffle(self, shuffle)
-        self._run_batches(epoch.batches, epoch, len(epoch.batches), lr)
+        self._run_batches(epoch, len(epoch.batches), lr)
         self.epochs += 1
 
-        loss = epoch.mean_loss()
+        loss = epoch.mean_loss(self.head)
         if not math.isfinite(loss):
             self._undo(epoch.X, loss)
         return loss
@@ -801,7 +809,7 @@ class MLP:
             if epoch.cursor == len(epoch.batches):
                 epoch.shuffle(self, shuffle)
             take = min(count, len(epoch.batches) - epoch.cursor)
-            self._run_batches(epoch.quiet_batches, epoch, take, lr)
+            self._run_batches(epoch, take, lr)
             count -= take
             if epoch.cursor == len(epoch.batches):
                 self.epochs += 1
@@ -834,11 +842,12 @@ class MLP:
         self._epoch = _Epoch(self, (X, y), checked_X, checked_y, batch)
         return self._epoch, lr
 
-    def _run_batches(self, batches, epoch, count, lr):
+    def _run_batches(self, epoch, count, lr):
         start = epoch.cursor
         with np.errstate(all="ignore"):  # divergence is reported in _train
             try:
-                self._train(batches[start: start + count], lr, epoch.X)
+                self._train(epoch.batches[start: start + count], lr,
+                            epoch.X)
             finally:
                 epoch.cursor = start + self._batches_done
 
