@@ -44,6 +44,7 @@ LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0,
 REG_RATES = (0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam"}
 REG_LABELS = {"none": "None", "l1": "L1", "l2": "L2"}
+DRAWN = "drawn"  # the data set entry for points drawn or opened by hand
 MAX_LAYERS = 10
 MAX_NEURONS = 64
 
@@ -310,8 +311,13 @@ class ControlPanel(QScrollArea):
     # Reading and writing the settings
 
     def data_spec(self) -> DataSpec:
+        name = self.dataset.currentData() or "spiral"
+        if name == DRAWN:
+            return DataSpec(name=DRAWN,
+                            train_ratio=self.ratio.value() / 100.0,
+                            seed=self.data_seed.value())
         return DataSpec(
-            name=self.dataset.currentData() or "spiral",
+            name=name,
             points=self.points.value(),
             noise=self.noise.value() / 100.0,
             seed=self.data_seed.value(),
@@ -345,9 +351,9 @@ class ControlPanel(QScrollArea):
                               self.train_settings())
         return {
             "problem": self.problem.currentData(),
-            "dataset": spec.name, "points": spec.points,
+            "dataset": spec.name, "points": self.points.value(),
             "noise": self.noise.value(), "ratio": self.ratio.value(),
-            "data_seed": spec.seed, "classes": spec.classes,
+            "data_seed": spec.seed, "classes": self.classes.value(),
             "features": list(model.features),
             "hidden": list(model.hidden),
             "activations": list(model.activations),
@@ -450,6 +456,22 @@ class ControlPanel(QScrollArea):
         several = problem == "multiclass"
         self.classes.setVisible(several)
         self._classes_label.setVisible(several)
+
+    def show_drawn(self, task: str) -> None:
+        """Show that the points are the user's own, for ``task``; choosing
+        a built-in data set afterwards replaces them (undo brings them
+        back)."""
+        self._quiet = True
+        try:
+            index = self.problem.findData(task)
+            if index >= 0 and index != self.problem.currentIndex():
+                self.problem.setCurrentIndex(index)
+                self._sync_problem()
+            if self.dataset.findData(DRAWN) < 0:
+                self.dataset.insertItem(0, "Drawn by hand", DRAWN)
+            self.dataset.setCurrentIndex(self.dataset.findData(DRAWN))
+        finally:
+            self._quiet = False
 
     def _regenerate(self):
         self.data_seed.setValue(random.randrange(0, 2**31 - 1))

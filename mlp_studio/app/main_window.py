@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 
 import numpy as np
@@ -16,22 +17,28 @@ from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFileDialog,
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QSlider,
     QSplitter,
     QToolBar,
+    QVBoxLayout,
+    QWidget,
 )
 
 from mlp_studio import __version__
-from mlp_studio.core import get_activation
+from mlp_studio.core import DataFileError, get_activation, load_csv, save_csv
+from mlp_studio.core.editing import DataEditor, PointSet
 from mlp_studio.core.features import FeatureMap
 from mlp_studio.core.network import forward_layers
 from mlp_studio.core.training import Snapshot, TrainingRun, plane_grid
 
-from .controls import ControlPanel
+from .controls import DRAWN, ControlPanel
 from .diagram import NetworkDiagram
+from .drawing import Canvas, DrawingPalette
 from .plots import DecisionPlot, LossPlot
 from .trainer import SPEEDS, Trainer
 
@@ -41,6 +48,10 @@ UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
 SETTINGS_VERSION = 1
 MAX_FPS = 34  # frames a second while training: smooth, and cheap enough
 DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
+
+
+def _headless() -> bool:
+    return os.environ.get("QT_QPA_PLATFORM") == "offscreen"
 
 
 def speed_label(speed):
@@ -74,6 +85,7 @@ class MainWindow(QMainWindow):
         self.diagram = NetworkDiagram()
         self.decision = DecisionPlot()
         self.curve = LossPlot()
+        self.palette = DrawingPalette()
         self._build_layout()
         self._build_toolbar()
         self._build_status_bar()
@@ -88,6 +100,15 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             log.warning("saved settings refused (%s); using defaults", exc)
             run = TrainingRun.default()
+        # The points as the window knows them: the source of truth for
+        # what is drawn, edited, undone and saved.
+        self.editor = DataEditor(PointSet.from_split(run.train, run.test))
+        self.canvas = Canvas(self.decision, self.palette, self.editor,
+                             lambda: self.controls.ratio.value() / 100.0,
+                             self)
+        self.canvas.points_changed.connect(self._points_edited)
+        self._build_menus()
+        self._show_points()
         self.trainer = Trainer(run, max_fps=MAX_FPS)
         self._awaiting_paint: set = set()
         self._hold_timer = QTimer(self)
@@ -113,8 +134,15 @@ class MainWindow(QMainWindow):
     # Building
 
     def _build_layout(self):
+        canvas = QWidget()
+        column = QVBoxLayout(canvas)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.palette)
+        column.addWidget(self.palette.second_row)
+        column.addWidget(self.decision, 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
-        self.right.addWidget(self.decision)
+        self.right.addWidget(canvas)
         self.right.addWidget(self.curve)
         self.right.setStretchFactor(0, 3)
         self.right.setStretchFactor(1, 2)
@@ -235,14 +263,130 @@ class MainWindow(QMainWindow):
         self.trainer.set_speed(speed)
 
     def _data_changed(self, spec):
+        if spec.name == DRAWN:
+            return  # nothing to generate: the points are the user's
         try:
             dataset = spec.make()
         except ValueError as exc:
             self._show_failure(str(exc))
             return
         self.alert.clear()
+        train, test = dataset.split(spec.train_ratio, spec.seed)
+        self.editor.apply(PointSet.from_split(train, test))
+        self._show_points()
         self.trainer.submit(lambda run: run.set_data(
-            dataset, spec.train_ratio, spec.seed, restart=True))
+            dataset, spec.train_ratio, spec.seed, restart=True,
+            split=(train, test)))
+
+    # ------------------------------------------------------------------
+    # Drawing and data files
+
+    def _points_edited(self, points):
+        """Drawn, erased or moved points: training goes on with them."""
+        self.controls.show_drawn(points.task)
+        self._show_points()
+        train, test = points.split()
+        dataset = points.dataset()
+        self.trainer.submit(lambda run: run.set_data(
+            dataset, restart=False, split=(train, test)))
+
+    def _show_points(self):
+        points = self.editor.points
+        train, test = points.split()
+        self.decision.show_points(train, test, points.task)
+        self.palette.set_task(points.task)
+        self.undo_action.setEnabled(self.editor.can_undo)
+        self.redo_action.setEnabled(self.editor.can_redo)
+
+    def undo(self):
+        if self.editor.undo():
+            self._points_edited(self.editor.points)
+
+    def redo(self):
+        if self.editor.redo():
+            self._points_edited(self.editor.points)
+
+    def clear_points(self):
+        self.editor.apply(self.editor.points.cleared())
+        self._points_edited(self.editor.points)
+
+    def empty_canvas(self):
+        """Start from no points, for the current problem, ready to draw."""
+        task = self.controls.problem.currentData()
+        self.editor.apply(PointSet.empty(task))
+        self._points_edited(self.editor.points)
+        if not self.palette.tool():
+            self.palette.set_tool("add")
+
+    def open_data(self, path: str | None = None) -> bool:
+        """Load points from a CSV file; a bad file changes nothing."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open data", "", "CSV files (*.csv);;All files (*)")
+            if not path:
+                return False
+        try:
+            loaded = load_csv(path)
+        except (DataFileError, OSError) as exc:
+            message = f"Could not open {path}:\n{exc}"
+            log.warning("%s", message)
+            self._show_failure(f"Could not open the data file: {exc}")
+            if self.isVisible() and not _headless():
+                QMessageBox.warning(self, "Open data", message)
+            return False
+        spec = self.controls.data_spec()
+        train, test = loaded.dataset.split(spec.train_ratio, spec.seed)
+        self.editor.apply(PointSet.from_split(train, test))
+        self._points_edited(self.editor.points)
+        notes = "; ".join(loaded.notes)
+        self.statusBar().showMessage(
+            f"Opened {len(loaded.dataset)} points from {path}"
+            + (f" ({notes})" if notes else ""), 8000)
+        return True
+
+    def save_data(self, path: str | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save data", "data.csv", "CSV files (*.csv)")
+            if not path:
+                return False
+        try:
+            save_csv(self.editor.points.dataset(), path)
+        except OSError as exc:
+            self._show_failure(f"Could not save {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"Saved {len(self.editor.points)} "
+                                     f"points to {path}", 5000)
+        return True
+
+    def _build_menus(self):
+        bar = self.menuBar()
+        files = bar.addMenu("&File")
+        for text, shortcut, slot in (
+                ("&Open data…", "Ctrl+O", self.open_data),
+                ("&Save data as…", "Ctrl+S", self.save_data),
+                ("&Empty canvas", "Ctrl+N", self.empty_canvas)):
+            action = files.addAction(text)
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(lambda _=False, f=slot: f())
+        files.addSeparator()
+        quit_action = files.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+
+        edit = bar.addMenu("&Edit")
+        self.undo_action = edit.addAction("&Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.undo_action.triggered.connect(self.undo)
+        self.redo_action = edit.addAction("&Redo")
+        self.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        self.redo_action.triggered.connect(self.redo)
+        edit.addSeparator()
+        clear = edit.addAction("&Clear points")
+        clear.triggered.connect(self.clear_points)
+        no_tool = edit.addAction("No drawing tool")
+        no_tool.setShortcut(QKeySequence("Esc"))
+        no_tool.triggered.connect(lambda: self.palette.set_tool(""))
 
     def _model_changed(self, settings):
         self.alert.clear()
@@ -317,7 +461,7 @@ class MainWindow(QMainWindow):
         self.diagram.set_draft(snapshot.running
                                and SPEEDS[self.speed.value()] is None)
         self.diagram.show_snapshot(snapshot)
-        self.decision.show_snapshot(snapshot, snapshot.train, snapshot.test)
+        self.decision.show_snapshot(snapshot)
         changed = [self.diagram.viewport(), self.decision.viewport()]
         if self.curve.show_history(snapshot.history, snapshot.task):
             changed.append(self.curve.viewport())
@@ -456,6 +600,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.save_settings()
+        # Children are deleted in no particular order: stop watching
+        # their events first.
+        self.decision.viewport().removeEventFilter(self.canvas)
+        for view in (self.diagram, self.decision, self.curve):
+            view.viewport().removeEventFilter(self)
         self.shutdown()
         super().closeEvent(event)
 

@@ -39,6 +39,7 @@ class DecisionPlot(pg.PlotWidget):
         plot.showGrid(x=False, y=False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
+        plot.setMouseEnabled(x=False, y=False)  # the plane stays put
         plot.setLabel("bottom", "x₁")
         plot.setLabel("left", "x₂")
         for axis in ("bottom", "left"):
@@ -67,7 +68,6 @@ class DecisionPlot(pg.PlotWidget):
         self._class_rgb = colors.pastel(colors.class_rgb())
         self._strong_rgb = colors.class_rgb()
         self._snapshot: Snapshot | None = None
-        self._data_key = None
         self._unit_image: np.ndarray | None = None
         self._line_features = None
         self._domain = None
@@ -93,40 +93,38 @@ class DecisionPlot(pg.PlotWidget):
         self._unit_image = None if values is None else (values, vmin, vmax)
         self._redraw_image()
 
-    def show_snapshot(self, snapshot: Snapshot, train, test):
-        """Draw a snapshot; ``train`` and ``test`` are its Datasets."""
+    def show_snapshot(self, snapshot: Snapshot):
+        """Draw the model's output from a snapshot."""
         self._snapshot = snapshot
         domain = snapshot.domain
         if domain != self._domain:
             self._domain = domain
             self.getPlotItem().setRange(xRange=(-domain, domain),
                                         yRange=(-domain, domain), padding=0)
-        key = (id(train), id(test), snapshot.task)
-        if key != self._data_key:
-            self._data_key = key
-            values = [d.y for d in (train, test) if d is not None and len(d)]
-            peak = max((float(np.abs(v).max()) for v in values), default=1.0)
-            self._value_span = peak if peak > 1e-9 else 1.0
-            self._draw_points(train, test, snapshot)
         self._redraw_image()
         self._redraw_lines()
 
-    # ------------------------------------------------------------------
-
-    def _draw_points(self, train, test, snapshot):
+    def show_points(self, train, test, task: str):
+        """Draw the data: ``train`` and ``test`` Datasets (or None)."""
+        values = [d.y for d in (train, test) if d is not None and len(d)]
+        if task == "regression":
+            peak = max((float(np.abs(v).max()) for v in values), default=1.0)
+            self._value_span = peak if peak > 1e-9 else 1.0
         for item, data, rim in ((self.train_points, train, "#ffffff"),
                                 (self.test_points, test, "#111111")):
             if data is None or len(data) == 0:
                 item.setData([], [])
                 continue
-            brushes = self._point_brushes(data, snapshot)
             item.setData(
-                x=data.X[:, 0], y=data.X[:, 1], brush=brushes,
+                x=data.X[:, 0], y=data.X[:, 1],
+                brush=self._point_brushes(data, task),
                 pen=pg.mkPen(rim, width=1.2 if rim == "#ffffff" else 1.5))
         self.test_points.setVisible(self.show_test)
 
-    def _point_brushes(self, data, snapshot):
-        if snapshot.task == "regression":
+    # ------------------------------------------------------------------
+
+    def _point_brushes(self, data, task):
+        if task == "regression":
             span = self._value_span
             index = ((data.y / span + 1.0) * 127.5).clip(0, 255).astype(int)
             table = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
@@ -163,6 +161,13 @@ class DecisionPlot(pg.PlotWidget):
         self._set_image(values, levels=levels, lut=self._lut)
 
     def _set_image(self, values, levels, lut):
+        if values.dtype.kind == "f":
+            # A diverging run may hand out inf and NaN: show them as the
+            # ends and the middle of the map.
+            low, high = levels
+            values = np.clip(np.nan_to_num(values, nan=(low + high) / 2,
+                                           posinf=high, neginf=low),
+                             low, high)
         self.image.setImage(values, levels=levels, lut=lut, autoLevels=False)
         # The rectangle maps pixels to the plane, so it follows the image
         # size: set it after the image.

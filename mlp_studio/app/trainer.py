@@ -264,7 +264,7 @@ class Trainer(QThread):
                     # Chunks of well under a millisecond: the window's
                     # hold is answered quickly.
                     chunk = min(chunk * 2, 32)
-        except NonFiniteLossError as exc:
+        except (NonFiniteLossError, ValueError) as exc:
             self._diverged(exc)
         self._busy = False
         done = run.model.updates - before

@@ -202,8 +202,6 @@ class TrainingRun:
         if split is None:
             split = dataset.split(self.train_ratio, self.split_seed)
         self.train, self.test = split
-        if len(self.train) == 0:
-            raise ValueError("the training set is empty")
         needs_new_model = (
             restart or not hasattr(self, "model")
             or self._outputs(dataset) != self.model.outputs
@@ -275,6 +273,9 @@ class TrainingRun:
         Returns the number of epochs completed. Raises the engine's
         NonFiniteLossError (the bad update undone) on divergence.
         """
+        if len(self.train) == 0:
+            raise ValueError("there are no training points: draw some, or "
+                             "generate a data set")
         completed = 0
         while count > 0:
             per_epoch = math.ceil(len(self.train) / min(
@@ -292,8 +293,8 @@ class TrainingRun:
 
     def run_epoch(self) -> None:
         """Finish the current epoch (or run a whole one)."""
-        per_epoch = math.ceil(len(self.train) / min(
-            self.training.batch_size, len(self.train)))
+        per_epoch = math.ceil(len(self.train) / max(1, min(
+            self.training.batch_size, len(self.train))))
         left = round((1.0 - self.model.epoch_progress) * per_epoch)
         self.run(left or per_epoch)
 
