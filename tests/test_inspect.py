@@ -161,3 +161,17 @@ def test_boundary_moves_match_the_step_for_curved_features():
                    - z_before)[units, units]
     np.testing.assert_allclose(z_before[units, units], 0.0, atol=1e-9)
     assert np.all(np.abs(z_after[units, units]) < 2e-2 * moved + 1e-12)
+
+
+def test_per_point_grads_from_params_match_the_engine():
+    model = trained("multiclass", 3, ["tanh", "relu"], ("x1", "x2"))
+    rng = np.random.default_rng(2)
+    points = rng.uniform(-5, 5, (30, 2))
+    labels = rng.integers(0, 3, 30)
+    from mlp_studio.core.inspect import per_point_grads
+    ours = per_point_grads(model.params(), ["tanh", "relu"], "multiclass",
+                           ("x1", "x2"), points, labels)
+    engine = model.per_point_gradients(points, labels)
+    for (gw, gb), (ew, eb) in zip(ours, engine):
+        np.testing.assert_allclose(gw, ew, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(gb, eb, rtol=1e-12, atol=1e-15)

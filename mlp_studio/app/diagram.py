@@ -226,6 +226,17 @@ def _mix(color: QColor, background: QColor, amount: float) -> QColor:
 
 
 @functools.cache
+def _contested_pens() -> tuple[QPen, ...]:
+    """The edge pens, dashed: for weights the points pull both ways."""
+    pens = []
+    for pen in _edge_pens():
+        dashed = QPen(pen)
+        dashed.setStyle(Qt.PenStyle.DashLine)
+        pens.append(dashed)
+    return tuple(pens)
+
+
+@functools.cache
 def _edge_pens() -> tuple[QPen, ...]:
     # Thin edges are also paler, so that a bundle of weak weights does not
     # read as one strong weight. The colours are mixed with the background
@@ -309,6 +320,7 @@ class EdgeItem(QGraphicsPathItem):
         self._owner = owner
         self.layer, self.i, self.j = layer, i, j
         self.key = -1
+        self.contested = False
         self._hovered = False
         self._hit_shape = None
         self.setPen(_edge_pens()[0])
@@ -319,7 +331,17 @@ class EdgeItem(QGraphicsPathItem):
         """Restyle with pen ``key`` of the table (see edge_pen_keys)."""
         self.key = key
         if not self._hovered:
-            self.setPen(_edge_pens()[key])
+            self.setPen(self._pens()[key])
+
+    def set_contested(self, contested: bool):
+        """Dashed while the points disagree on this weight's direction."""
+        if contested != self.contested:
+            self.contested = contested
+            if not self._hovered:
+                self.setPen(self._pens()[max(self.key, 0)])
+
+    def _pens(self):
+        return _contested_pens() if self.contested else _edge_pens()
 
     def info_text(self) -> str:
         return self._owner.edge_text(self.layer, self.i, self.j)
@@ -337,7 +359,7 @@ class EdgeItem(QGraphicsPathItem):
         self._hovered = hovered
         self.setZValue(1 if hovered else 0)  # still under the nodes
         key = max(self.key, 0)
-        self.setPen(_hover_pen(key) if hovered else _edge_pens()[key])
+        self.setPen(_hover_pen(key) if hovered else self._pens()[key])
 
     # Qt sends hover and mouse events to the topmost edge whose band holds
     # the pointer; the view decides which edge the pointer really means.
@@ -465,6 +487,50 @@ class BiasItem(QGraphicsRectItem):
 
     def hoverLeaveEvent(self, event):
         self.node._owner._hover_left(self)
+
+
+# Agreement below which an edge is dashed: the points' net pull on it is
+# under 5 % of their total pull. Typical weights sit at 0.1 to 0.3.
+CONTESTED = 0.05
+WISH_UP = QColor("#117733")  # Paul Tol's muted green and wine: they
+WISH_DOWN = QColor("#882255")  # differ in shape as well as colour
+_WISH_SIZES = 8
+
+
+@functools.cache
+def _wish_path(up: bool, step: int) -> QPainterPath:
+    side = 4.0 + 10.0 * step / (_WISH_SIZES - 1)
+    tip = -side / 2 if up else side / 2
+    path = QPainterPath(QPointF(0, tip))
+    path.lineTo(QPointF(-side / 2, -tip))
+    path.lineTo(QPointF(side / 2, -tip))
+    path.closeSubpath()
+    return path
+
+
+class WishMarker(QGraphicsPathItem):
+    """A triangle on an edge or beside a bias: up when the point wants the
+    parameter larger, down when smaller, larger for a stronger wish."""
+
+    def __init__(self):
+        super().__init__()
+        self.setZValue(3)
+        self.setPen(QPen(QColor("#FFFFFF"), 0.8))
+        self.setAcceptHoverEvents(False)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.wish = 0.0
+
+    def set_wish(self, wish: float):
+        """``wish``: -1 to 1, the wanted change relative to the largest."""
+        self.wish = wish
+        if not np.isfinite(wish):
+            self.setVisible(False)
+            return
+        step = int(round(min(abs(wish), 1.0) ** 0.5 * (_WISH_SIZES - 1)))
+        up = wish > 0
+        self.setPath(_wish_path(up, step))
+        self.setBrush(WISH_UP if up else WISH_DOWN)
+        self.setVisible(abs(wish) > 1e-3)
 
 
 class _Label(QGraphicsSimpleTextItem):
@@ -679,6 +745,9 @@ class NetworkDiagram(QGraphicsView):
         self._auto_fit = True
         self._shown_once = False
         self._draft = False
+        self._agreements = None
+        self._wish_items: list[WishMarker] = []
+        self._value_labels: list[QGraphicsSimpleTextItem] = []
 
     # ------------------------------------------------------------------
     # Public API
@@ -708,6 +777,84 @@ class NetworkDiagram(QGraphicsView):
             self._show_info()
         if rebuilt:
             self.zoom_to_fit()
+
+    def show_wishes(self, grads, values=None):
+        """Show what one point asks of every weight and bias, or hide it
+        (``grads`` None).
+
+        Parameters
+        ----------
+        grads : per layer (grad_W (fan_in, fan_out), grad_b (fan_out,)),
+            the point's loss gradient. A weight the point wants larger
+            (negative gradient) gets an upward triangle at its edge's
+            middle, one it wants smaller a downward one; the size grows
+            with |gradient|, relative to the largest.
+        values : per layer of units (inputs first) the point's values,
+            written beside each unit.
+        """
+        if grads is None or not self._edges:
+            for item in self._wish_items:
+                item.setVisible(False)
+            for label in self._value_labels:
+                label.setVisible(False)
+            return
+        self._ensure_overlays()
+        peak = max(max(float(np.abs(gw).max()) for gw, _ in grads),
+                   max(float(np.abs(gb).max()) for _, gb in grads), 1e-12)
+        items = iter(self._wish_items)
+        for gw, gb in grads:
+            for value in np.concatenate([gw.ravel(), gb]):
+                next(items).set_wish(-float(value) / peak)
+        if values is not None:
+            labels = iter(self._value_labels)
+            for layer_values in values:
+                for value in np.ravel(layer_values):
+                    label = next(labels)
+                    label.setText(f"{float(value):.2f}")
+                    label.setVisible(True)
+
+    def show_agreement(self, agreements, threshold=CONTESTED):
+        """Dash the edges whose points pull both ways (agreement below
+        ``threshold``), or none (``agreements`` None). The hover text then
+        gives each weight's agreement."""
+        self._agreements = agreements
+        for layer, edges in enumerate(self._edges):
+            if agreements is None:
+                flags = [False] * len(edges)
+            else:
+                flags = (np.asarray(agreements[layer][0]).ravel()
+                         < threshold).tolist()
+            for edge, flag in zip(edges, flags):
+                edge.set_contested(flag)
+
+    def _ensure_overlays(self):
+        """The wish markers and value labels, made on first use per
+        architecture."""
+        if self._wish_items:
+            return
+        for layer, polylines in enumerate(self._edge_polylines):
+            middle = polylines[:, polylines.shape[1] // 2]
+            for x, y in middle.tolist():
+                self._add_wish(QPointF(x, y))
+            for node in self._nodes[layer + 1]:
+                self._add_wish(node.pos() + _NODE_RECT.bottomLeft()
+                               + QPointF(-BIAS_MAX_SIDE, 0))
+        for column in self._nodes:
+            for node in column:
+                label = QGraphicsSimpleTextItem()
+                label.setFont(self._caption_font)
+                label.setBrush(TEXT)
+                label.setPos(node.pos() + QPointF(NODE_SIZE / 2 + 3, 4))
+                label.setZValue(4)
+                label.setVisible(False)
+                self.scene().addItem(label)
+                self._value_labels.append(label)
+
+    def _add_wish(self, at):
+        item = WishMarker()
+        item.setPos(at)
+        self.scene().addItem(item)
+        self._wish_items.append(item)
 
     def set_draft(self, draft: bool):
         """Draw edges without antialiasing (draft) or with it.
@@ -804,6 +951,9 @@ class NetworkDiagram(QGraphicsView):
         if len(snapshot.gradients) > layer:
             grad = float(snapshot.gradients[layer][0][i, j])
             text += f", ∂E/∂w = {grad:.3g}"
+        if self._agreements is not None and len(self._agreements) > layer:
+            value = float(self._agreements[layer][0][i, j])
+            text += f", agreement {value:.2f}"
         return text
 
     def bias_text(self, layer: int, unit: int) -> str:
@@ -823,6 +973,7 @@ class NetworkDiagram(QGraphicsView):
         self._hovered_edge = self._pressed_edge = None
         self._footer.set_text("")
         self.scene().clear()
+        self._wish_items, self._value_labels = [], []
 
         sizes = snapshot.sizes
         centres = [

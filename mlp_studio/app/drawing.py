@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 TOOLS = {
     # name: (label, key, tip)
+    "inspect": ("Inspect", "I", "Click a point to ask it what it wants "
+                "(Alt+click works with any tool)"),
     "add": ("Add", "A", "Click to add a point"),
     "spray": ("Spray", "B", "Drag to spray points with the brush"),
     "erase": ("Erase", "X", "Click or drag to erase the points under the "
@@ -176,6 +178,7 @@ class Canvas(QObject):
     """
 
     points_changed = Signal(object)  # the new PointSet
+    point_picked = Signal(int)  # index into the points; -1 for none
 
     def __init__(self, plot, palette, editor: DataEditor, train_share,
                  parent=None):
@@ -212,6 +215,18 @@ class Canvas(QObject):
     def eventFilter(self, watched, event):
         tool = self.palette.tool()
         kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and (
+                tool == "inspect"
+                or event.modifiers() & Qt.KeyboardModifier.AltModifier):
+            if event.button() != Qt.MouseButton.LeftButton:
+                return False
+            pick = self.pixels_to_units(2 * PICK_PIXELS)
+            index = self.editor.points.nearest(
+                self.to_plane(event.position()), pick)
+            self.point_picked.emit(-1 if index is None else index)
+            return True
+        if tool == "inspect":
+            return False
         if not tool or kind not in (QEvent.Type.MouseButtonPress,
                                     QEvent.Type.MouseMove,
                                     QEvent.Type.MouseButtonRelease):

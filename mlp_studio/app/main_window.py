@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSlider,
     QSplitter,
     QToolBar,
@@ -33,18 +34,29 @@ from mlp_studio import __version__
 from mlp_studio.core import DataFileError, get_activation, load_csv, save_csv
 from mlp_studio.core.editing import DataEditor, PointSet
 from mlp_studio.core.features import FeatureMap
+from mlp_studio.core.inspect import (
+    agreement,
+    boundary_moves,
+    dissent,
+    numeric_gradient,
+    output_change,
+    per_point_grads,
+    point_wish,
+)
 from mlp_studio.core.network import forward_layers
 from mlp_studio.core.training import Snapshot, TrainingRun, plane_grid
 
 from .controls import DRAWN, ControlPanel
 from .diagram import NetworkDiagram
 from .drawing import Canvas, DrawingPalette
+from .inspector import PointInspector, formal_text, top_dissenters
 from .plots import DecisionPlot, LossPlot
 from .trainer import SPEEDS, Trainer
 
 log = logging.getLogger(__name__)
 
 UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
+WISH_RESOLUTION = 80  # the wish field, recomputed every frame
 SETTINGS_VERSION = 1
 MAX_FPS = 34  # frames a second while training: smooth, and cheap enough
 DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
@@ -86,6 +98,10 @@ class MainWindow(QMainWindow):
         self.decision = DecisionPlot()
         self.curve = LossPlot()
         self.palette = DrawingPalette()
+        self.inspector = PointInspector()
+        self._selected: int | None = None  # index into editor.points
+        self._listen: tuple | None = None  # (serial, loss, old grid)
+        self._agreement_time = 0.0
         self._build_layout()
         self._build_toolbar()
         self._build_status_bar()
@@ -107,6 +123,14 @@ class MainWindow(QMainWindow):
                              lambda: self.controls.ratio.value() / 100.0,
                              self)
         self.canvas.points_changed.connect(self._points_edited)
+        self.canvas.point_picked.connect(self.select_point)
+        self.inspector.cleared.connect(lambda: self.select_point(-1))
+        self.inspector.listen_requested.connect(self.listen_to_point)
+        self.inspector.point_chosen.connect(self._choose_training_point)
+        self.inspector.wish_field_toggled.connect(
+            lambda _: self._refresh_inspection())
+        self.inspector.agreement_toggled.connect(
+            lambda _: self._refresh_inspection(force_agreement=True))
         self._build_menus()
         self._show_points()
         self.trainer = Trainer(run, max_fps=MAX_FPS)
@@ -152,6 +176,21 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.setCentralWidget(self.splitter)
+
+        inspector_dock = QDockWidget("Point inspector", self)
+        inspector_dock.setObjectName("inspector_dock")
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.inspector)
+        inspector_dock.setWidget(scroll)
+        inspector_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
+                           inspector_dock)
+        self.inspector_dock = inspector_dock
+        inspector_dock.hide()  # until a point is inspected
 
         dock = QDockWidget("Settings", self)
         dock.setObjectName("settings_dock")
@@ -279,10 +318,177 @@ class MainWindow(QMainWindow):
             split=(train, test)))
 
     # ------------------------------------------------------------------
+    # Asking a point
+
+    def select_point(self, index: int):
+        """Inspect point ``index`` of the current points (-1: none)."""
+        points = self.editor.points
+        if index is None or not 0 <= index < len(points):
+            self._selected = None
+            self._listen = None
+            self.inspector.show_wish(None)
+            self.inspector.show_dissenters([])
+            self.diagram.show_wishes(None)
+            self.diagram.show_agreement(None)
+            self.decision.show_selection(None)
+            self.decision.show_moves()
+            self.decision.show_contours()
+            self.decision.force_lines = False
+            self.decision.show_unit(None)
+            return
+        self._selected = index
+        self._agreement_time = 0.0
+        self.inspector_dock.show()
+        self._refresh_inspection()
+
+    def _choose_training_point(self, train_index):
+        training = np.flatnonzero(~self.editor.points.test)
+        if 0 <= train_index < len(training):
+            self.select_point(int(training[train_index]))
+
+    def _refresh_inspection(self, force_agreement=False):
+        if force_agreement:
+            self._agreement_time = 0.0
+        if self._selected is not None and self.snapshot is not None:
+            self._inspect(self.snapshot)
+
+    def _selected_point(self):
+        points = self.editor.points
+        k = self._selected
+        return points.X[k], points.y[k], bool(points.test[k])
+
+    def _inspect(self, snapshot):
+        """Recompute what the selected point asks, for this snapshot."""
+        point, label, is_test = self._selected_point()
+        if snapshot.task != self.editor.points.task:
+            return  # the trainer has not caught up with the data yet
+        params = [(w, b) for w, b in snapshot.params]
+        names = snapshot.activations
+        lr = snapshot.training.learning_rate
+        with np.errstate(all="ignore"):
+            wish = point_wish(params, names, snapshot.task,
+                              snapshot.feature_names, point, label)
+            feet, shifts, towards = boundary_moves(
+                params, snapshot.feature_names, wish, lr)
+        self.inspector.show_wish(wish, task=snapshot.task, is_test=is_test)
+        self.diagram.show_wishes(
+            wish.grads, values=[wish.features, *wish.activations])
+        self.decision.show_selection(point)
+        self.decision.force_lines = True
+        self.decision.show_moves(feet, shifts, towards)
+        self._show_wish_field(snapshot, params, wish, lr, label)
+        self._show_listen_result(snapshot, wish)
+        self._show_agreement(snapshot, params)
+
+    def _show_wish_field(self, snapshot, params, wish, lr, label):
+        if not self.inspector.wish_field.isChecked():
+            if self.decision.overlay_kind == "wish":
+                self.decision.show_unit(None)
+            return
+        grid = self._unit_grid(snapshot, WISH_RESOLUTION)
+        step = [(-lr * gw, -lr * gb) for gw, gb in wish.grads]
+        column = int(label) if snapshot.task == "multiclass" else 0
+        with np.errstate(all="ignore"):
+            change = output_change(params, snapshot.activations,
+                                   snapshot.task, snapshot.feature_names,
+                                   step, grid, column)
+        span = float(np.nanmax(np.abs(change))) if change.size else 0.0
+        span = span if np.isfinite(span) and span > 0 else 1.0
+        self.decision.show_unit(
+            change.reshape(WISH_RESOLUTION, WISH_RESOLUTION), -span, span,
+            kind="wish")
+
+    def _unit_grid(self, snapshot, resolution):
+        key = ("raw", resolution, snapshot.domain)
+        grid = self._unit_features.get(key)
+        if grid is None:
+            grid = plane_grid(resolution, snapshot.domain)
+            self._unit_features[key] = grid
+        return grid
+
+    def _show_agreement(self, snapshot, params):
+        """Agreement over the training set: at most a few times a second
+        while training runs, it costs a backward pass per point."""
+        now = time.perf_counter()
+        if snapshot.running and now - self._agreement_time < 0.25:
+            return
+        self._agreement_time = now
+        train = snapshot.train
+        if train is None or len(train) == 0:
+            return
+        with np.errstate(all="ignore"):
+            grads = per_point_grads(params, snapshot.activations,
+                                    snapshot.task, snapshot.feature_names,
+                                    train.X, train.y)
+            scores = dissent(grads)
+        self.inspector.show_dissenters(top_dissenters(scores, train.X,
+                                                      train.y))
+        if self.inspector.agreement.isChecked():
+            self.diagram.show_agreement(agreement(grads))
+        else:
+            self.diagram.show_agreement(None)
+
+    def listen_to_point(self):
+        """One plain gradient step for the selected point alone."""
+        snapshot = self.snapshot
+        if self._selected is None or snapshot is None:
+            return
+        point, label, _ = self._selected_point()
+        lr = snapshot.training.learning_rate
+        before = point_wish([(w, b) for w, b in snapshot.params],
+                            snapshot.activations, snapshot.task,
+                            snapshot.feature_names, point, label)
+        self._listen = (snapshot.serial, before.loss,
+                        self._own_class_grid(snapshot, label))
+
+        def command(run):
+            wish = point_wish(run.model.params(), snapshot.activations,
+                              run.model.task, run.features.names, point,
+                              label)
+            run.model.set_params(wish.step(run.model.params(), lr))
+
+        self.trainer.pause()
+        self.trainer.submit(command)
+
+    def _own_class_grid(self, snapshot, label):
+        grid = snapshot.output_grid
+        if grid is None:
+            return None
+        if snapshot.task == "multiclass":
+            return grid[..., int(label)]
+        return grid
+
+    def _show_listen_result(self, snapshot, wish):
+        if self._listen is None:
+            self.decision.show_contours()
+            return
+        serial, before, ghost = self._listen
+        level = 0.5 if snapshot.task != "regression" else float(wish.label)
+        current = self._own_class_grid(snapshot, wish.label)
+        self.decision.show_contours(current, ghost, level)
+        if snapshot.serial > serial:
+            self.inspector.show_listened(before, wish.loss)
+
+    def _show_formal(self, snapshot, layer, i, j):
+        point, label, _ = self._selected_point()
+        params = [(w.copy(), b.copy()) for w, b in snapshot.params]
+        with np.errstate(all="ignore"):
+            wish = point_wish(params, snapshot.activations, snapshot.task,
+                              snapshot.feature_names, point, label)
+            numeric = numeric_gradient(params, snapshot.activations,
+                                       snapshot.task, snapshot.feature_names,
+                                       point, label, layer, i, j)
+        self.inspector.show_formal(formal_text(
+            wish, params, snapshot.activations, snapshot.task, layer, i, j,
+            numeric))
+        self.inspector_dock.show()
+
+    # ------------------------------------------------------------------
     # Drawing and data files
 
     def _points_edited(self, points):
         """Drawn, erased or moved points: training goes on with them."""
+        self.select_point(-1)
         self.controls.show_drawn(points.task)
         self._show_points()
         train, test = points.split()
@@ -399,6 +605,9 @@ class MainWindow(QMainWindow):
         snapshot = self.snapshot
         if snapshot is None:
             return
+        if self._selected is not None:
+            self._show_formal(snapshot, layer, i, j)
+            return
         if self._running:
             self.statusBar().showMessage("Pause training to edit a weight",
                                          4000)
@@ -466,6 +675,8 @@ class MainWindow(QMainWindow):
         if self.curve.show_history(snapshot.history, snapshot.task):
             changed.append(self.curve.viewport())
         self._update_status(snapshot)
+        if self._selected is not None:
+            self._inspect(snapshot)
         self.frames_shown += 1
         self.snapshot_shown.emit(snapshot)
         return changed

@@ -61,14 +61,39 @@ class DecisionPlot(pg.PlotWidget):
         _cache(self.train_points, self.test_points,
                *(plot.getAxis(name) for name in ("left", "bottom")))
 
+        # The point inspector's overlays: the chosen point, the arrows
+        # showing where one step for it moves each first-layer boundary,
+        # and the boundary before the last "listen" step, faint.
+        self.selection = pg.ScatterPlotItem(
+            size=17, pxMode=True, brush=None,
+            pen=pg.mkPen(colors.INK, width=2.5))
+        self.selection.setZValue(20)
+        plot.addItem(self.selection)
+        self.shafts = pg.PlotDataItem(connect="pairs",
+                                      pen=pg.mkPen("#555555", width=2))
+        self.shafts.setZValue(15)
+        plot.addItem(self.shafts)
+        self.heads: list[pg.ArrowItem] = []
+        self.ghost = pg.PlotDataItem(
+            pen=pg.mkPen(colors.INK, width=1.5, style=Qt.PenStyle.DotLine),
+            connect="finite")
+        self.ghost.setZValue(-4)
+        plot.addItem(self.ghost)
+        self.boundary = pg.PlotDataItem(pen=pg.mkPen(colors.INK, width=1.5),
+                                        connect="finite")
+        self.boundary.setZValue(-4)
+        plot.addItem(self.boundary)
+
         self.discretize = False
         self.show_test = True
         self.show_lines = False
+        self.force_lines = False
         self._lut = colors.diverging_lut()
         self._class_rgb = colors.pastel(colors.class_rgb())
         self._strong_rgb = colors.class_rgb()
         self._snapshot: Snapshot | None = None
         self._unit_image: np.ndarray | None = None
+        self.overlay_kind: str | None = None
         self._line_features = None
         self._domain = None
         self._value_span = 1.0
@@ -87,10 +112,60 @@ class DecisionPlot(pg.PlotWidget):
         self.show_lines = bool(on)
         self._redraw_lines()
 
-    def show_unit(self, values: np.ndarray | None, vmin=-1.0, vmax=1.0):
-        """Show one unit's output (res, res) instead of the model's, or
-        go back to the model's with None."""
+    def show_selection(self, point):
+        """Ring the inspected point (None: no point)."""
+        if point is None:
+            self.selection.setData([], [])
+        else:
+            self.selection.setData([point[0]], [point[1]])
+
+    def show_moves(self, feet=None, shifts=None, towards=None):
+        """Arrows from each boundary foot along the way one step moves it,
+        scaled so the longest is 1.2 units long (None: no arrows)."""
+        plot = self.getPlotItem()
+        for head in self.heads:
+            plot.removeItem(head)
+        self.heads = []
+        if feet is None:
+            self.shafts.setData([], [])
+            return
+        valid = np.isfinite(feet).all(axis=1) & np.isfinite(shifts).all(axis=1)
+        lengths = np.hypot(*shifts[valid].T) if valid.any() else np.zeros(0)
+        if not len(lengths) or lengths.max() <= 0:
+            self.shafts.setData([], [])
+            return
+        scale = 1.2 / lengths.max()
+        starts = feet[valid]
+        ends = starts + scaled(shifts[valid], scale, minimum=0.15)
+        pairs = np.empty((2 * len(starts), 2))
+        pairs[0::2], pairs[1::2] = starts, ends
+        self.shafts.setData(pairs[:, 0], pairs[:, 1])
+        for end, start, toward in zip(ends, starts, towards[valid]):
+            angle = np.degrees(np.arctan2(end[1] - start[1],
+                                          end[0] - start[0]))
+            color = WISH_TOWARDS if toward else WISH_AWAY
+            head = pg.ArrowItem(pos=tuple(end), angle=180 - angle,
+                                headLen=11, tipAngle=35, pen=None,
+                                brush=color)
+            head.setZValue(16)
+            plot.addItem(head)
+            self.heads.append(head)
+
+    def show_contours(self, current=None, ghost=None, level=0.5):
+        """The model's decision boundary (``current`` grid) and, faint, an
+        earlier one (``ghost``): the ``level`` contour of each."""
+        for item, grid in ((self.boundary, current), (self.ghost, ghost)):
+            if grid is None:
+                item.setData([], [])
+            else:
+                item.setData(*contour(grid, level, self._domain or 6.0))
+
+    def show_unit(self, values: np.ndarray | None, vmin=-1.0, vmax=1.0,
+                  kind="unit"):
+        """Show other values (res, res) instead of the model's output: a
+        hovered unit's output, or the wish field; None goes back."""
         self._unit_image = None if values is None else (values, vmin, vmax)
+        self.overlay_kind = None if values is None else kind
         self._redraw_image()
 
     def show_snapshot(self, snapshot: Snapshot):
@@ -192,7 +267,7 @@ class DecisionPlot(pg.PlotWidget):
         snapshot = self._snapshot
         # The first weight layer's units: hidden neurons, or for a single
         # perceptron its output, whose line is the decision boundary.
-        if not self.show_lines or snapshot is None:
+        if not (self.show_lines or self.force_lines) or snapshot is None:
             self.lines.setData([], [])
             return
         features = snapshot.feature_names
@@ -217,6 +292,37 @@ class DecisionPlot(pg.PlotWidget):
             self.lines.setData(np.concatenate(xs), np.concatenate(ys))
         else:
             self.lines.setData([], [])
+
+
+WISH_TOWARDS = "#117733"  # as on the diagram: green towards the point,
+WISH_AWAY = "#882255"  # wine away from it
+
+
+def scaled(vectors, scale, minimum):
+    """``vectors`` times ``scale``, each at least ``minimum`` long."""
+    out = vectors * scale
+    lengths = np.hypot(*out.T)
+    short = (lengths < minimum) & (lengths > 0)
+    out[short] *= (minimum / lengths[short])[:, None]
+    return out
+
+
+def contour(grid, level, domain):
+    """(x, y) arrays of the ``level`` contour of a (res, res) grid over
+    [-domain, domain]^2, pieces separated by NaN."""
+    resolution = grid.shape[0]
+    step = 2 * domain / (resolution - 1)
+    xs, ys = [], []
+    with np.errstate(invalid="ignore"):
+        pieces = pg.functions.isocurve(np.asarray(grid, float), level,
+                                       connected=True)
+    for piece in pieces:
+        piece = np.asarray(piece)
+        xs += [piece[:, 1] * step - domain, [np.nan]]
+        ys += [piece[:, 0] * step - domain, [np.nan]]
+    if not xs:
+        return np.zeros(0), np.zeros(0)
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 class LossPlot(pg.GraphicsLayoutWidget):

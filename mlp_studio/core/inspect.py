@@ -121,6 +121,36 @@ def point_wish(params, activations, task, feature_names, point,
     )
 
 
+def per_point_grads(params, activations, task, feature_names, points,
+                    labels) -> list:
+    """Each point's own loss gradient, from bare parameters.
+
+    Returns
+    -------
+    Per layer (grad_W (n, fan_in, fan_out), grad_b (n, fan_out)).
+    """
+    head = get_head(task)
+    acts = [get_activation(a) for a in activations]
+    f = FeatureMap(feature_names).transform(points)
+    y = head.check_labels(np.asarray(labels), params[-1][0].shape[1])
+    zs, outs = [], []
+    a = f
+    for layer, (weight, bias) in enumerate(params):
+        z = a @ weight + bias
+        a = acts[layer].value(z) if layer < len(acts) else head.output(z)
+        zs.append(z)
+        outs.append(a)
+    delta = head.delta(zs[-1], y)
+    grads = [None] * len(params)
+    for layer in range(len(params) - 1, -1, -1):
+        below = f if layer == 0 else outs[layer - 1]
+        grads[layer] = (below[:, :, None] * delta[:, None, :], delta)
+        if layer:
+            delta = (delta @ params[layer][0].T) * acts[layer - 1].slope(
+                zs[layer - 1], outs[layer - 1])
+    return grads
+
+
 def output_change(params, activations, task, feature_names, direction,
                   points, column=0) -> np.ndarray:
     """First-order change of the model's output at ``points`` (m, 2) when
