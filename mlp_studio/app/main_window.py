@@ -334,6 +334,7 @@ class MainWindow(QMainWindow):
             self.decision.show_moves()
             self.decision.show_contours()
             self.decision.force_lines = False
+            self.decision.set_line_helps(None)
             self.decision.show_unit(None)
             return
         self._selected = index
@@ -375,6 +376,7 @@ class MainWindow(QMainWindow):
             wish.grads, values=[wish.features, *wish.activations])
         self.decision.show_selection(point)
         self.decision.force_lines = True
+        self.decision.set_line_helps(wish.helps)
         self.decision.show_moves(feet, shifts, towards)
         self._show_wish_field(snapshot, params, wish, lr, label)
         self._show_listen_result(snapshot, wish)

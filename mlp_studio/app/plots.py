@@ -54,6 +54,15 @@ class DecisionPlot(pg.PlotWidget):
             connect="finite")
         self.lines.setZValue(-5)
         plot.addItem(self.lines)
+        self.helping, self.hurting = (
+            pg.PlotDataItem(pen=pg.mkPen(color, width=2,
+                                         style=Qt.PenStyle.DashLine),
+                            connect="finite")
+            for color in ("#117733", "#882255"))
+        for item in (self.helping, self.hurting):
+            item.setZValue(-5)
+            plot.addItem(item)
+        self._line_helps = None
         self.train_points = pg.ScatterPlotItem(size=7, pxMode=True)
         self.test_points = pg.ScatterPlotItem(size=7, pxMode=True)
         plot.addItem(self.train_points)
@@ -263,12 +272,19 @@ class DecisionPlot(pg.PlotWidget):
             rgb = 255.0 - (255.0 - rgb) * (0.35 + 0.65 * certainty)
         return rgb.clip(0, 255).astype(np.uint8)
 
+    def set_line_helps(self, helps):
+        """Colour each first-layer boundary by whether its unit helps the
+        inspected point (green) or hurts it (wine); None: all grey."""
+        self._line_helps = None if helps is None else np.asarray(helps, bool)
+        self._redraw_lines()
+
     def _redraw_lines(self):
         snapshot = self._snapshot
         # The first weight layer's units: hidden neurons, or for a single
         # perceptron its output, whose line is the decision boundary.
         if not (self.show_lines or self.force_lines) or snapshot is None:
-            self.lines.setData([], [])
+            for item in (self.lines, self.helping, self.hurting):
+                item.setData([], [])
             return
         features = snapshot.feature_names
         if self._line_features is None or self._line_features[0] != features:
@@ -277,21 +293,23 @@ class DecisionPlot(pg.PlotWidget):
                                    FeatureMap(features).transform(points))
         weight, bias = snapshot.params[0]
         z = self._line_features[1] @ weight + bias
-        xs, ys = [], []
-        step = 2 * snapshot.domain / (LINE_RESOLUTION - 1)
-        for unit in range(z.shape[1]):
-            field = z[:, unit].reshape(LINE_RESOLUTION, LINE_RESOLUTION)
-            for segment in pg.functions.isocurve(field, 0.0, connected=True):
-                segment = np.asarray(segment)
-                # isocurve gives (row, column) index pairs as (x, y).
-                xs.append(segment[:, 1] * step - snapshot.domain)
-                ys.append(segment[:, 0] * step - snapshot.domain)
-                xs.append([np.nan])
-                ys.append([np.nan])
-        if xs:
-            self.lines.setData(np.concatenate(xs), np.concatenate(ys))
+        helps = self._line_helps
+        if helps is None or len(helps) != z.shape[1]:
+            groups = ((self.lines, range(z.shape[1])),
+                      (self.helping, ()), (self.hurting, ()))
         else:
-            self.lines.setData([], [])
+            groups = ((self.lines, ()),
+                      (self.helping, np.flatnonzero(helps)),
+                      (self.hurting, np.flatnonzero(~helps)))
+        for item, units in groups:
+            grids = [z[:, unit].reshape(LINE_RESOLUTION, LINE_RESOLUTION)
+                     for unit in units]
+            pieces = [contour(grid, 0.0, snapshot.domain) for grid in grids]
+            if pieces:
+                item.setData(np.concatenate([p[0] for p in pieces]),
+                             np.concatenate([p[1] for p in pieces]))
+            else:
+                item.setData([], [])
 
 
 WISH_TOWARDS = "#117733"  # as on the diagram: green towards the point,
