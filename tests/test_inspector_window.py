@@ -120,3 +120,19 @@ def test_the_inspection_follows_training_live(qtbot, window):
     qtbot.waitUntil(lambda: window.inspector.forward.text() != first,
                     timeout=5000)
     window.trainer.pause()
+
+
+def test_biases_as_units(qtbot, window):
+    diagram = window.diagram
+    assert not diagram._bias_edges
+    window.bias_units_action.setChecked(True)
+    sizes = window.snapshot.sizes
+    assert [len(edges) for edges in diagram._bias_edges] == list(sizes[1:])
+    biases = window.snapshot.params[0][1]
+    widths = [edge.pen().widthF() for edge in diagram._bias_edges[0]]
+    order = np.argsort(np.abs(biases))
+    assert np.all(np.diff(np.array(widths)[order]) >= 0)
+    assert not any(node.bias.isVisible() for node in diagram.node_items()
+                   if node.bias is not None)
+    window.bias_units_action.setChecked(False)
+    assert not diagram._bias_edges

@@ -35,6 +35,7 @@ from PySide6.QtGui import (
     QTransform,
 )
 from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
@@ -101,6 +102,7 @@ BIAS_MIN_SIDE = 3.0
 BIAS_MAX_SIDE = 12.0
 BIAS_SIDE_STEP = 0.5
 
+BIAS_UNIT = 26.0  # the "1" unit's diameter, when biases are shown as units
 MIN_FIT_SCALE = 0.6  # zoom_to_fit never shrinks below this: it scrolls
 MAX_FIT_SCALE = 1.25  # nor blows a perceptron up to cartoon size
 MIN_SCALE = 0.4  # below this the column captions would collide
@@ -746,6 +748,9 @@ class NetworkDiagram(QGraphicsView):
         self._shown_once = False
         self._draft = False
         self._agreements = None
+        self._bias_units = False
+        self._bias_edges: list[list[EdgeItem]] = []
+        self._bias_edge_keys: list[np.ndarray] = []
         self._wish_items: list[WishMarker] = []
         self._value_labels: list[QGraphicsSimpleTextItem] = []
 
@@ -997,9 +1002,14 @@ class NetworkDiagram(QGraphicsView):
                            for edges in self._edges]
         self._bias_keys = [np.full(count, -1, np.intp)
                            for count in sizes[1:]]
+        self._bias_edges, self._bias_edge_keys = [], []
+        if self._bias_units:
+            self._add_bias_units(centres)
         self._add_captions(snapshot)
 
         tallest = (max(sizes) - 1) * ROW_PITCH + NODE_SIZE
+        if self._bias_units:
+            tallest += 2 * ROW_PITCH  # room for the bias units below
         width = (len(sizes) - 1) * COLUMN_PITCH + NODE_SIZE
         self.setSceneRect(QRectF(
             -NODE_SIZE / 2 - MARGIN_LEFT, -tallest / 2 - MARGIN_TOP,
@@ -1010,6 +1020,52 @@ class NetworkDiagram(QGraphicsView):
         for unit, name in enumerate(snapshot.feature_names):
             self._nodes[0][unit].set_pixels(
                 feature_pixels(name, resolution, float(snapshot.domain)))
+
+    def _add_bias_units(self, centres):
+        """A "1" unit under each column but the last, with an edge to
+        every unit of the next layer carrying its bias, drawn like a
+        weight: the bias is a weight from a unit that is always 1."""
+        bottom = max(c[-1].y() for c in centres) + ROW_PITCH
+        for layer in range(len(centres) - 1):
+            centre = QPointF(layer * COLUMN_PITCH, bottom)
+            unit = QGraphicsEllipseItem(-BIAS_UNIT / 2, -BIAS_UNIT / 2,
+                                        BIAS_UNIT, BIAS_UNIT)
+            unit.setPos(centre)
+            unit.setPen(_NODE_PEN)
+            unit.setBrush(QColor("#FFFFFF"))
+            unit.setZValue(2)
+            unit.setToolTip("bias unit: always 1")
+            self.scene().addItem(unit)
+            one = QGraphicsSimpleTextItem("1", unit)
+            one.setFont(self._title_font)
+            box = one.boundingRect()
+            one.setPos(-box.width() / 2, -box.height() / 2)
+            edges = []
+            for j, target in enumerate(centres[layer + 1]):
+                start = np.array([[centre.x() + BIAS_UNIT / 2, centre.y()]])
+                end = np.array([[target.x() - NODE_SIZE / 2, target.y()]])
+                controls = edge_controls(start, end)[0]
+                edge = EdgeItem(self, layer, -1, j, controls)
+                edge.setAcceptHoverEvents(False)
+                edge.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+                edge.setToolTip(f"bias of unit {j + 1} of layer {layer + 1}")
+                self.scene().addItem(edge)
+                edges.append(edge)
+            self._bias_edges.append(edges)
+            self._bias_edge_keys.append(np.full(len(edges), -1, np.intp))
+        for column in self._nodes[1:]:
+            for node in column:
+                node.bias.setVisible(False)
+
+    def set_bias_units(self, on: bool):
+        """Show each bias as a weight from a "1" unit (on) or as the
+        square on its unit (off)."""
+        if on == self._bias_units:
+            return
+        self._bias_units = on
+        if self._snapshot is not None:
+            self._architecture = None  # rebuild
+            self.show_snapshot(self._snapshot)
 
     def _add_node(self, snapshot, layer, unit, centre) -> NodeItem:
         node = NodeItem(self, layer, unit,
@@ -1112,6 +1168,12 @@ class NetworkDiagram(QGraphicsView):
             self._edge_keys[layer] = keys
 
     def _update_biases(self, params):
+        for layer, edges in enumerate(self._bias_edges):
+            keys = edge_pen_keys(params[layer][1])
+            changed = np.flatnonzero(keys != self._bias_edge_keys[layer])
+            for index, key in zip(changed.tolist(), keys[changed].tolist()):
+                edges[index].set_pen_key(key)
+            self._bias_edge_keys[layer] = keys
         for layer, (_, biases) in enumerate(params):
             keys = bias_keys(biases)
             changed = np.flatnonzero(keys != self._bias_keys[layer])

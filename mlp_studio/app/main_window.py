@@ -582,6 +582,16 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
 
+        view = bar.addMenu("&View")
+        self.bias_units_action = view.addAction("Biases as &units")
+        self.bias_units_action.setCheckable(True)
+        self.bias_units_action.setToolTip(
+            "Show each bias as a weight from a unit that is always 1")
+        self.bias_units_action.toggled.connect(self.diagram.set_bias_units)
+        self.inspector_action = self.inspector_dock.toggleViewAction()
+        self.inspector_action.setText("Point &inspector")
+        view.addAction(self.inspector_action)
+
         edit = bar.addMenu("&Edit")
         self.undo_action = edit.addAction("&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
