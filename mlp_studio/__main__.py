@@ -1,17 +1,21 @@
-"""The ``mlp-studio`` command."""
+"""The ``mlp-studio`` command.
+
+With no command it opens the window (or, with --screenshot, renders it to
+a file); ``train``, ``predict`` and ``open`` are in ``mlp_studio.cli``.
+Only the window's paths import Qt.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
-from mlp_studio import __version__
+from mlp_studio import __version__, cli
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlp-studio",
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(
+        prog=cli.PROG,
         description="Draw a data set, build a multi-layer perceptron and "
                     "watch backpropagation train it.")
     parser.add_argument("--version", action="version",
@@ -24,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default 500)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log debug messages")
+    cli.add_commands(parser)
     return parser
 
 
@@ -32,6 +37,12 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s")
+    if args.command is not None:
+        if args.screenshot:
+            print(f"mlp-studio: --screenshot cannot be combined with "
+                  f"{args.command}", file=sys.stderr)
+            return 2
+        return cli.run_command(args)
     if args.steps < 0:
         print("mlp-studio: --steps must be 0 or more", file=sys.stderr)
         return 2

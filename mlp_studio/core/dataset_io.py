@@ -32,13 +32,13 @@ import logging
 import math
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import DOMAIN, MAX_POINTS, Dataset
+from .files import write_atomically
 from .heads import MAX_CLASSES, TASKS
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def save_csv(dataset: Dataset, path: str | os.PathLike) -> None:
     """
     path = Path(path)
     lines = _format_lines(dataset)
-    _write_atomically(path, lines)
+    write_atomically(path, "".join(lines).encode("utf-8"))
     logger.debug("saved %d points to %s", len(dataset.X), path)
 
 
@@ -148,37 +148,6 @@ def _format_lines(dataset: Dataset):
     yield ",".join(HEADER) + "\n"
     for (x1, x2), label in zip(dataset.X.tolist(), labels):
         yield f"{float(x1)!r},{float(x2)!r},{label}\n"
-
-
-def _write_atomically(path: Path, lines) -> None:
-    # os.open with mode 0o666 lets the umask decide the permissions, as for
-    # any new file; mkstemp would leave the result readable only by us.
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.writelines(lines)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    # Makes the rename itself durable. Not possible on Windows, and not
-    # worth failing a save that has already succeeded.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- reading

@@ -211,6 +211,7 @@ class _Epoch:
                 tail))
         self.cursor = len(self.batches)  # no order drawn yet
         self.loaded = False
+        self.order: np.ndarray | None = None
 
     def matches(self, X, y, batch):
         return (X is self.source[0] and y is self.source[1]
@@ -239,6 +240,11 @@ class _Epoch:
             self.cursor = 0
             return
         order = net._shuffle_rng.permutation(n) if shuffle else np.arange(n)
+        self.lay_out(net, order)
+
+    def lay_out(self, net, order):
+        """Load the points in ``order`` into the batches; rewind."""
+        self.order = order
         X = self.X[order]
         target = net.head.prepare(self.y[order], net.outputs)
         full, k, batch = self.inputs.shape[0], X.shape[1], self.batch
@@ -823,6 +829,36 @@ class MLP:
         if epoch is None or epoch.cursor == len(epoch.batches):
             return 0.0
         return epoch.cursor / len(epoch.batches)
+
+    def epoch_state(self) -> dict | None:
+        """Where ``train_updates`` stands within its epoch: {"order": the
+        permutation of the points the epoch visits, "cursor": the number of
+        batches already taken, "batch_size": its batch size}; None before
+        any epoch. With ``resume_epoch`` it lets a saved session continue
+        exactly. (A finished epoch matters too: a full-batch epoch keeps its
+        order for the next one.)"""
+        epoch = self._epoch
+        if epoch is None or epoch.order is None:
+            return None
+        return {"order": epoch.order.copy(), "cursor": epoch.cursor,
+                "batch_size": epoch.batch}
+
+    def resume_epoch(self, X, y, batch_size, order, cursor) -> None:
+        """Continue an epoch of ``train_updates`` on (X, y): the points in
+        ``order`` (a permutation of their indices), ``cursor`` batches of
+        it already taken."""
+        epoch, _ = self._epoch_for(X, y, 1.0, batch_size)
+        order = np.asarray(order)
+        if order.shape != (len(epoch.X),) or not np.array_equal(
+                np.sort(order), np.arange(len(epoch.X))):
+            raise ValueError(
+                f"the epoch order must be a permutation of {len(epoch.X)} "
+                "point indices")
+        if not 0 <= int(cursor) <= len(epoch.batches):
+            raise ValueError(
+                f"the epoch has {len(epoch.batches)} batches, not {cursor}")
+        epoch.lay_out(self, order.astype(np.int64))
+        epoch.cursor = int(cursor)
 
     def _epoch_for(self, X, y, lr, batch_size):
         """The epoch layout for (X, y), checked, reused when possible."""

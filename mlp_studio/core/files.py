@@ -1,0 +1,48 @@
+"""Writing files so that a crash never leaves half a file behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once or not at all.
+
+    The bytes go to a temporary file beside the target, are flushed to
+    disk, and only then take the target's name (an atomic rename). If
+    anything fails on the way, the temporary file is removed and whatever
+    was at ``path`` before is untouched.
+    """
+    path = Path(path)
+    # os.open with mode 0o666 lets the umask decide the permissions, as for
+    # any new file; mkstemp would leave the result readable only by us.
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(temp, flags, 0o666)
+    try:
+        with open(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # Makes the rename itself durable. Not possible on Windows, and not
+    # worth failing a save that has already succeeded.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
