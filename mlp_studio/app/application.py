@@ -64,6 +64,8 @@ def run_window(open_path=None) -> int:
     window.show()
     log.info("window shown %.2f s after start",
              time.perf_counter() - started)
+    if open_path:
+        window.files.open(str(open_path))
     return app.exec()
 
 

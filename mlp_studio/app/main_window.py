@@ -49,6 +49,7 @@ from mlp_studio.core.training import Snapshot, TrainingRun, plane_grid
 from .controls import DRAWN, ControlPanel
 from .diagram import NetworkDiagram
 from .drawing import Canvas, DrawingPalette
+from .file_actions import FileActions
 from .inspector import PointInspector, formal_text, top_dissenters
 from .plots import DecisionPlot, LossPlot
 from .trainer import SPEEDS, Trainer
@@ -64,6 +65,26 @@ DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
 
 def _headless() -> bool:
     return os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+
+
+def session_controls(run, spec) -> dict:
+    """The control panel's state for an opened run."""
+    model, training = run.model_settings, run.training
+    state = {
+        "problem": run.dataset.task,
+        "features": list(model.features), "hidden": list(model.hidden),
+        "activations": list(model.activations), "seed": model.seed,
+        "learning_rate": training.learning_rate,
+        "batch": training.batch_size, "optimizer": training.optimizer,
+        "regularization": training.regularization,
+        "reg_rate": training.reg_rate,
+        "ratio": round(100 * run.train_ratio),
+    }
+    if spec is not None:
+        state.update(dataset=spec.name, points=spec.points,
+                     noise=round(100 * spec.noise), data_seed=spec.seed,
+                     classes=spec.classes)
+    return state
 
 
 def speed_label(speed):
@@ -152,6 +173,18 @@ class MainWindow(QMainWindow):
         self.controls.training_changed.connect(self._training_changed)
         self.diagram.unit_hovered.connect(self._unit_hovered)
         self.diagram.edge_clicked.connect(self._edge_clicked)
+
+        self.files = FileActions(self)
+        self.files.ask_before_discarding = not _headless()
+        self.files.build(self.file_menu)
+        quit_action = self.file_menu.addAction("&Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        for signal in (self.controls.data_changed, self.controls.model_changed,
+                       self.controls.training_changed,
+                       self.canvas.points_changed):
+            signal.connect(lambda *_: self.files.changed())
+        self.files.update_title()
         self.trainer.start()
 
     # ------------------------------------------------------------------
@@ -526,6 +559,17 @@ class MainWindow(QMainWindow):
         if not self.palette.tool():
             self.palette.set_tool("add")
 
+    def load_session(self, opened):
+        """Show and train an opened ``session.Session``."""
+        run = opened.run
+        self.select_point(-1)
+        self.trainer.replace_run(run)
+        self.editor.apply(opened.points)
+        self.controls.restore(session_controls(run, opened.spec))
+        if opened.spec is None:
+            self.controls.show_drawn(run.dataset.task)
+        self._show_points()
+
     def open_data(self, path: str | None = None) -> bool:
         """Load points from a CSV file; a bad file changes nothing."""
         if path is None:
@@ -569,18 +613,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self):
         bar = self.menuBar()
-        files = bar.addMenu("&File")
-        for text, shortcut, slot in (
-                ("&Open data…", "Ctrl+O", self.open_data),
-                ("&Save data as…", "Ctrl+S", self.save_data),
-                ("&Empty canvas", "Ctrl+N", self.empty_canvas)):
-            action = files.addAction(text)
-            action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(lambda _=False, f=slot: f())
-        files.addSeparator()
-        quit_action = files.addAction("&Quit")
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        self.file_menu = bar.addMenu("&File")  # filled by FileActions
 
         view = bar.addMenu("&View")
         self.bias_units_action = view.addAction("Biases as &units")
@@ -689,6 +722,8 @@ class MainWindow(QMainWindow):
         self._update_status(snapshot)
         if self._selected is not None:
             self._inspect(snapshot)
+        if hasattr(self, "files"):
+            self.files.snapshot_shown(snapshot)
         self.frames_shown += 1
         self.snapshot_shown.emit(snapshot)
         return changed
@@ -822,6 +857,9 @@ class MainWindow(QMainWindow):
                       time.perf_counter() - started)
 
     def closeEvent(self, event):
+        if not self.files.may_discard():
+            event.ignore()
+            return
         self.save_settings()
         # Children are deleted in no particular order: stop watching
         # their events first.

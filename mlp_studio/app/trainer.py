@@ -69,6 +69,9 @@ class Trainer(QThread):
     running_changed = Signal(bool)
     failed = Signal(str)  # a command was refused or training diverged
     rate_measured = Signal(float)  # updates per second, about twice a second
+    # (callback, result, error message or ""): a command's outcome, for the
+    # callback given to ``submit`` to be called in the GUI thread.
+    command_done = Signal(object, object, str)
 
     def __init__(self, run: TrainingRun | None = None, max_fps: float = 60.0,
                  parent=None):
@@ -95,23 +98,32 @@ class Trainer(QThread):
     # ------------------------------------------------------------------
     # Commands, called from the GUI thread
 
-    def submit(self, command: Callable[[TrainingRun], object], *,
-               restart: bool = False):
+    def submit(self, command: Callable[[TrainingRun], object],
+               on_done: Callable | None = None):
         """Run ``command(run)`` in the trainer thread, then show the result.
 
         A ValueError it raises is reported through ``failed`` and leaves
-        the run as it was.
+        the run as it was. With ``on_done``, ``command_done`` carries it
+        with the command's result and error message ("" on success), and
+        OSError is reported there too.
         """
-        self._commands.put((command, restart))
+        self._commands.put((command, on_done))
+
+    def replace_run(self, run: TrainingRun):
+        """Train ``run`` from now on (an opened session), paused."""
+        def command(_):
+            self._change_running(False)
+            self._run = run
+        self.submit(command)
 
     def start_training(self):
-        self._commands.put((self._set_running(True), False))
+        self._commands.put((self._set_running(True), None))
 
     def pause(self):
-        self._commands.put((self._set_running(False), False))
+        self._commands.put((self._set_running(False), None))
 
     def toggle(self):
-        self._commands.put((self._toggle, False))
+        self._commands.put((self._toggle, None))
 
     def step(self, count: int = 1):
         """Pause, then take ``count`` updates."""
@@ -145,7 +157,7 @@ class Trainer(QThread):
 
     def stop(self):
         """Ask the thread to finish; follow with ``wait()``."""
-        self._commands.put((None, False))
+        self._commands.put((None, None))
 
     def hold(self, timeout: float = 0.02) -> bool:
         """Ask the trainer to stop between two small chunks of updates
@@ -226,17 +238,25 @@ class Trainer(QThread):
             except queue.Empty:
                 return
             timeout = 0.0
-            command, _ = item
+            command, on_done = item
             if command is None:
                 self._stop = True
                 return
+            result, error = None, ""
             try:
-                command(self._run)
-            except ValueError as exc:
-                log.warning("command refused: %s", exc)
-                self.failed.emit(str(exc))
+                result = command(self._run)
             except NonFiniteLossError as exc:
                 self._diverged(exc)
+                error = str(exc)
+            except (ValueError, OSError) as exc:
+                if on_done is None and isinstance(exc, OSError):
+                    raise
+                log.warning("command refused: %s", exc)
+                error = str(exc)
+                if on_done is None:
+                    self.failed.emit(error)
+            if on_done is not None:
+                self.command_done.emit(on_done, result, error)
             self._dirty = True
 
     def _train_slice(self) -> int:

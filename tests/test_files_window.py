@@ -1,0 +1,115 @@
+"""Sessions, exports and unsaved changes, in the real window."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from mlp_studio.app.main_window import MainWindow
+from mlp_studio.app.trainer import SPEEDS
+from mlp_studio.core import export
+
+
+def make_window(qtbot, settings):
+    window = MainWindow(settings=settings, restore=False)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
+    return window
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    window = make_window(qtbot, settings)
+    window.speed.setValue(SPEEDS.index(None))
+    window.trainer.train_for(700)
+    qtbot.waitUntil(lambda: window.snapshot.updates == 700
+                    and not window.snapshot.running, timeout=10000)
+    yield window
+    window.close()
+    assert window.trainer.isFinished()
+
+
+def test_a_saved_session_reopens_with_the_same_predictions(
+        qtbot, window, settings, tmp_path):
+    path = str(tmp_path / "run.mlpstudio")
+    assert "*" in window.windowTitle()
+    window.files.save_as(path)
+    qtbot.waitUntil(lambda: window.files.path == path, timeout=5000)
+    assert window.windowTitle().startswith("run.mlpstudio —")
+    assert window.files.recent_files()[0].endswith("run.mlpstudio")
+    saved = window.snapshot
+
+    other = make_window(qtbot, settings)
+    assert other.files.open(path)
+    qtbot.waitUntil(lambda: other.snapshot.updates == 700, timeout=5000)
+    for (w1, b1), (w2, b2) in zip(saved.params, other.snapshot.params):
+        np.testing.assert_array_equal(w1, w2)
+        np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(saved.output_grid, other.snapshot.output_grid)
+    assert other.editor.points.same_as(window.editor.points)
+    assert "*" not in other.windowTitle()
+    other.trainer.step()
+    qtbot.waitUntil(lambda: "*" in other.windowTitle(), timeout=5000)
+    other.close()
+
+
+def test_a_malformed_session_changes_nothing(qtbot, window, tmp_path):
+    path = tmp_path / "bad.mlpstudio"
+    path.write_text('{"format": "mlp-studio-session", "version": 1}',
+                    encoding="utf-8")
+    before, points = window.snapshot, window.editor.points
+    assert not window.files.open(str(path))
+    qtbot.wait(100)
+    assert window.editor.points is points
+    for (w1, _), (w2, _) in zip(before.params, window.snapshot.params):
+        np.testing.assert_array_equal(w1, w2)
+    assert "Could not open" in window.alert.text()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".py", ".onnx"])
+def test_export_the_model(qtbot, window, tmp_path, suffix):
+    path = tmp_path / f"model{suffix}"
+    assert window.files.export_model(str(path))
+    qtbot.waitUntil(path.exists, timeout=5000)
+    if suffix == ".json":
+        params, activations, task, features = export.load_json(path)
+        for (w1, b1), (w2, b2) in zip(params, window.snapshot.params):
+            np.testing.assert_array_equal(w1, w2)
+            np.testing.assert_array_equal(b1, b2)
+
+
+def test_export_pictures_and_history(qtbot, window, tmp_path):
+    for which in ("plot", "diagram"):
+        png, svg = tmp_path / f"{which}.png", tmp_path / f"{which}.svg"
+        assert window.files.export_picture(which, str(png))
+        assert window.files.export_picture(which, str(svg))
+        assert QImage(str(png)).width() > 300
+        assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    history = tmp_path / "history.csv"
+    assert window.files.export_history(str(history))
+    lines = history.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "epoch,train_loss,test_loss,train_accuracy," \
+                       "test_accuracy"
+    assert len(lines) == 1 + len(window.snapshot.history)
+
+
+def test_closing_with_unsaved_changes_asks(qtbot, settings, monkeypatch):
+    window = make_window(qtbot, settings)
+    window.trainer.step()
+    qtbot.waitUntil(lambda: "*" in window.windowTitle(), timeout=5000)
+    window.files.ask_before_discarding = True
+    answers = [QMessageBox.StandardButton.Cancel,
+               QMessageBox.StandardButton.Discard]
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args, **kwargs: answers.pop(0))
+    window.close()
+    assert window.isVisible() and window.trainer.isRunning()
+    window.close()
+    assert not window.isVisible() and window.trainer.isFinished()
