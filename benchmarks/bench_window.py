@@ -56,7 +56,7 @@ from PySide6.QtCore import QSettings
 import tempfile, os
 folder = tempfile.mkdtemp()
 settings = QSettings(os.path.join(folder, "s.ini"), QSettings.Format.IniFormat)
-window = MainWindow(settings=settings, restore=False)
+window = MainWindow(settings=settings, restore=False, autosave=False)
 window.show()
 def shown(snapshot):
     print("shown", flush=True)
@@ -88,7 +88,8 @@ class WindowProbe:
         self.folder = tempfile.TemporaryDirectory()
         qsettings = QSettings(os.path.join(self.folder.name, "s.ini"),
                               QSettings.Format.IniFormat)
-        self.window = MainWindow(settings=qsettings, restore=False)
+        self.window = MainWindow(settings=qsettings, restore=False,
+                                 autosave=False)
         self.window.resize(1600, 960)
         self.window.show()
         self.window.speed.setValue(SPEEDS.index(None))

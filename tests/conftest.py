@@ -1,7 +1,10 @@
 import os
+import tempfile
 
 # Qt must know before it starts that there is no screen.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Windows autosave to the user's data folder: never the real one in tests.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="mlp-studio-tests-")
 
 import numpy as np
 import pytest

@@ -113,3 +113,36 @@ def test_closing_with_unsaved_changes_asks(qtbot, settings, monkeypatch):
     assert window.isVisible() and window.trainer.isRunning()
     window.close()
     assert not window.isVisible() and window.trainer.isFinished()
+
+
+def test_a_crash_leaves_a_session_to_recover(qtbot, settings, tmp_path):
+    import shutil
+
+    first = MainWindow(settings=settings, restore=False,
+                       data_dir=tmp_path / "first")
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitUntil(lambda: first.snapshot is not None, timeout=5000)
+    first.trainer.train_for(300)
+    qtbot.waitUntil(lambda: first.snapshot.updates == 300
+                    and not first.snapshot.running, timeout=10000)
+    assert (tmp_path / "first" / "running.lock").exists()
+    first.files.autosave()
+    autosaved = tmp_path / "first" / "autosave.mlpstudio"
+    qtbot.waitUntil(autosaved.exists, timeout=5000)
+    # What a crash leaves behind: the lock and the autosave.
+    shutil.copytree(tmp_path / "first", tmp_path / "crashed")
+    first.close()
+    assert not autosaved.exists()  # a clean exit tidies up
+
+    second = MainWindow(settings=settings, restore=False,
+                        data_dir=tmp_path / "crashed")
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitUntil(lambda: second.snapshot is not None
+                    and second.snapshot.updates == 300, timeout=5000)
+    for (w1, _), (w2, _) in zip(first.snapshot.params,
+                                second.snapshot.params):
+        np.testing.assert_array_equal(w1, w2)
+    assert "*" in second.windowTitle()
+    second.close()

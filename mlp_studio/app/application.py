@@ -81,7 +81,7 @@ def take_screenshot(path: str, steps: int, timeout: float = 60.0) -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = QSettings(os.path.join(folder, "settings.ini"),
                              QSettings.Format.IniFormat)
-        window = MainWindow(settings=settings, restore=False)
+        window = MainWindow(settings=settings, restore=False, autosave=False)
         window.resize(1600, 960)
         window.show()
         if steps > 0:

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 import pyqtgraph.exporters
-from PySide6.QtCore import QObject, QRectF
+from PySide6.QtCore import QObject, QRectF, QStandardPaths, QTimer
 from PySide6.QtGui import QKeySequence, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -27,6 +27,9 @@ from mlp_studio.core.training import History
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
+AUTOSAVE = "autosave.mlpstudio"
+LOCK = "running.lock"
+AUTOSAVE_SECONDS = 60
 SESSION_FILTER = "MLP Studio sessions (*.mlpstudio)"
 OPEN_FILTER = ("Sessions and data (*.mlpstudio *.csv);;"
                f"{SESSION_FILTER};;CSV data (*.csv)")
@@ -41,7 +44,7 @@ class FileActions(QObject):
     """The File menu of ``window`` and the state it keeps: the current
     session file and whether there are unsaved changes."""
 
-    def __init__(self, window):
+    def __init__(self, window, data_dir=None):
         super().__init__(window)
         self.window = window
         self.path: str | None = None
@@ -49,6 +52,19 @@ class FileActions(QObject):
         self._saved_updates = 0
         self.ask_before_discarding = True  # tests and headless runs: off
         window.trainer.command_done.connect(self._command_done)
+
+        # Autosave: the session goes to the user's data folder every minute
+        # while it has unsaved changes; a lock file marks a running window,
+        # so that one left behind tells the next start it crashed.
+        if data_dir is None:
+            data_dir = QStandardPaths.writableLocation(
+                QStandardPaths.StandardLocation.AppDataLocation)
+        self.data_dir = Path(data_dir)
+        self.autosave_path = self.data_dir / AUTOSAVE
+        self.lock_path = self.data_dir / LOCK
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_SECONDS * 1000)
+        self.autosave_timer.timeout.connect(self.autosave)
 
     # ------------------------------------------------------------------
     # The menu
@@ -208,6 +224,71 @@ class FileActions(QObject):
         self.update_title()
         self._remember(path)
         self.window.statusBar().showMessage(f"Saved {path}", 5000)
+
+    # ------------------------------------------------------------------
+    # Autosave and recovery
+
+    def start_autosave(self):
+        """Offer a session a crash left behind, then keep autosaving."""
+        crashed = self.lock_path.exists() and self.autosave_path.exists()
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.lock_path, str(os.getpid()).encode())
+        except OSError as exc:
+            log.warning("autosave is off: %s", exc)
+            return
+        if crashed:
+            self.offer_recovery()
+        self.autosave_timer.start()
+
+    def offer_recovery(self) -> bool:
+        """Open the autosaved session if the user wants it back."""
+        if self.ask_before_discarding:
+            answer = QMessageBox.question(
+                self.window, "Recover session",
+                "MLP Studio did not close properly last time. Open the "
+                "session it saved automatically?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        try:
+            opened = session.read_session(self.autosave_path)
+        except (session.SessionFileError, OSError) as exc:
+            self._report(f"Could not recover the session: {exc}")
+            return False
+        self.window.load_session(opened)
+        self.path = None
+        self.dirty = True
+        self.update_title()
+        self.window.statusBar().showMessage("Recovered the autosaved "
+                                            "session", 8000)
+        return True
+
+    def autosave(self):
+        if not self.dirty:
+            return
+        points = self.window.editor.points
+        target = self.autosave_path
+
+        def command(run):
+            session.save_session(run, target, points=points)
+            return target
+
+        self.window.trainer.submit(command, self._autosaved)
+
+    def _autosaved(self, result, error):
+        if error:
+            log.warning("autosave failed: %s", error)
+        else:
+            log.debug("autosaved to %s", result)
+
+    def stop_autosave(self):
+        """A clean exit: nothing to recover next time."""
+        self.autosave_timer.stop()
+        for path in (self.lock_path, self.autosave_path):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not remove %s: %s", path, exc)
 
     # ------------------------------------------------------------------
     # Exports

@@ -104,7 +104,7 @@ class MainWindow(QMainWindow):
     snapshot_shown = Signal(object)  # the Snapshot just drawn
 
     def __init__(self, settings: QSettings | None = None, restore=True,
-                 parent=None):
+                 parent=None, data_dir=None, autosave=True):
         super().__init__(parent)
         self.setWindowTitle("MLP Studio")
         self.settings = settings or QSettings()
@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         self.diagram.unit_hovered.connect(self._unit_hovered)
         self.diagram.edge_clicked.connect(self._edge_clicked)
 
-        self.files = FileActions(self)
+        self.files = FileActions(self, data_dir)
         self.files.ask_before_discarding = not _headless()
         self.files.build(self.file_menu)
         quit_action = self.file_menu.addAction("&Quit")
@@ -186,6 +186,8 @@ class MainWindow(QMainWindow):
             signal.connect(lambda *_: self.files.changed())
         self.files.update_title()
         self.trainer.start()
+        if autosave:
+            self.files.start_autosave()
 
     # ------------------------------------------------------------------
     # Building
@@ -861,6 +863,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.files.stop_autosave()
         # Children are deleted in no particular order: stop watching
         # their events first.
         self.decision.viewport().removeEventFilter(self.canvas)
