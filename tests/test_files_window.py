@@ -146,3 +146,24 @@ def test_a_crash_leaves_a_session_to_recover(qtbot, settings, tmp_path):
         np.testing.assert_array_equal(w1, w2)
     assert "*" in second.windowTitle()
     second.close()
+
+
+def test_export_an_animation_of_the_run(qtbot, settings, tmp_path):
+    from PIL import Image
+
+    window = make_window(qtbot, settings)
+    empty = tmp_path / "empty.gif"
+    assert not window.files.export_animation(str(empty))
+    assert "nothing recorded" in window.alert.text()
+    window.speed.setValue(SPEEDS.index(300))
+    window.trainer.train_for(150)
+    qtbot.waitUntil(lambda: window.snapshot.updates == 150
+                    and not window.snapshot.running, timeout=10000)
+    path = tmp_path / "run.gif"
+    assert window.files.export_animation(str(path))
+    with Image.open(path) as gif:
+        assert gif.n_frames >= 3
+        assert gif.size == (200, 200)
+    updates = [u for u, _ in window.recorder.frames]
+    assert updates == sorted(updates) and updates[-1] == 150
+    window.close()

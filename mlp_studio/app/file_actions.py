@@ -85,6 +85,7 @@ class FileActions(QObject):
             ("Export &network diagram…", None,
              lambda: self.export_picture("diagram")),
             ("Export loss &history…", None, self.export_history),
+            ("Export training &animation (GIF)…", None, self.export_animation),
         )
         for text, shortcut, slot in entries:
             if text is None:
@@ -370,6 +371,23 @@ class FileActions(QObject):
                         "MLP Studio network diagram")
         elif not diagram.grab().save(path):
             raise OSError(f"cannot write {path}")
+
+    def export_animation(self, path: str | None = None) -> bool:
+        """The decision regions over the run so far, as an animated GIF."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Export training animation", "training.gif",
+                "GIF animation (*.gif)")
+            if not path:
+                return False
+        try:
+            frames = self.window.recorder.save_gif(path)
+        except (OSError, ValueError) as exc:
+            self._report(f"Could not export the animation: {exc}")
+            return False
+        self.window.statusBar().showMessage(
+            f"Exported {frames} frames to {path}", 5000)
+        return True
 
     def export_history(self, path: str | None = None) -> bool:
         """The loss and accuracy history as CSV."""

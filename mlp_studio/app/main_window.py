@@ -46,6 +46,7 @@ from mlp_studio.core.inspect import (
 from mlp_studio.core.network import forward_layers
 from mlp_studio.core.training import Snapshot, TrainingRun, plane_grid
 
+from .animation import Recorder
 from .controls import DRAWN, ControlPanel
 from .diagram import NetworkDiagram
 from .drawing import Canvas, DrawingPalette
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self._selected: int | None = None  # index into editor.points
         self._listen: tuple | None = None  # (serial, loss, old grid)
         self._agreement_time = 0.0
+        self.recorder = Recorder()
         self._build_layout()
         self._build_toolbar()
         self._build_status_bar()
@@ -726,6 +728,7 @@ class MainWindow(QMainWindow):
             self._inspect(snapshot)
         if hasattr(self, "files"):
             self.files.snapshot_shown(snapshot)
+        self.recorder.record(snapshot, self.editor.points)
         self.frames_shown += 1
         self.snapshot_shown.emit(snapshot)
         return changed
