@@ -267,3 +267,22 @@ def test_epoch_loss_is_the_mean_of_the_batch_losses(task, outputs, labels, rng):
     first = twin.step(X[:3], y[:3], 0.1)
     second = twin.step(X[3:], y[3:], 0.1)
     assert halves == pytest.approx((first + second) / 2, rel=1e-12)
+
+
+def test_the_run_records_its_path_and_thins_it_evenly():
+    from mlp_studio.core.training import TrainingRun, Trajectory
+
+    run = TrainingRun.default()
+    run.run(250)  # 10 epochs of 25 updates
+    snapshot = run.snapshot(grids=False)
+    assert snapshot.trajectory.shape == (11, run.model.n_params)
+    assert snapshot.trajectory_updates.tolist() == list(range(0, 251, 25))
+    np.testing.assert_array_equal(snapshot.trajectory[-1],
+                                  run.model.flat_params())
+    run.run(25)
+    assert snapshot.trajectory.shape == (11, run.model.n_params)  # a copy
+    path = Trajectory(3, capacity=4)
+    for k in range(9):
+        path.append(np.full(3, k), k)
+    rows, steps = path.view()
+    assert steps.tolist() == [0, 4, 8]  # capacity 4: every 4th kept

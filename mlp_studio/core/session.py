@@ -294,6 +294,7 @@ def decode_session(data: bytes) -> Session:
     run = _new_run(points, data_fields, model, training)
     _restore_state(run, document["state"])
     run.history = _read_history(document["history"], run.model.epochs)
+    run.restart_path()  # the path on the error landscape starts here
     return Session(run, points, data_fields["spec"])
 
 

@@ -103,6 +103,52 @@ class History:
         return view
 
 
+class Trajectory:
+    """The flat weights along the run, one row per recorded epoch.
+
+    At most ``capacity`` rows: when full, every other row goes and only
+    every other epoch is recorded from then on, so a long run keeps an
+    even picture of its whole path. Rows handed out by ``view`` never
+    change (a thinned buffer is a new array).
+    """
+
+    def __init__(self, n_params, capacity=1000):
+        self._capacity = capacity
+        self._data = np.empty((capacity, n_params))
+        self._updates = np.empty(capacity, np.int64)
+        self._size = 0
+        self._stride = 1
+        self._seen = 0
+
+    def __len__(self):
+        return self._size
+
+    def append(self, theta, updates):
+        self._seen += 1
+        if (self._seen - 1) % self._stride:
+            return
+        if self._size == self._capacity:
+            keep = np.arange(0, self._size, 2)
+            data = np.empty_like(self._data)
+            data[: len(keep)] = self._data[keep]
+            steps = np.empty_like(self._updates)
+            steps[: len(keep)] = self._updates[keep]
+            self._data, self._updates = data, steps
+            self._size = len(keep)
+            self._stride *= 2
+        self._data[self._size] = theta
+        self._updates[self._size] = updates
+        self._size += 1
+
+    def view(self):
+        """((rows, n_params) weights, (rows,) update counts), read-only."""
+        data = self._data[: self._size]
+        steps = self._updates[: self._size]
+        data.setflags(write=False)
+        steps.setflags(write=False)
+        return data, steps
+
+
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     """The state of a run at one moment, for the window to show.
@@ -130,6 +176,8 @@ class Snapshot:
     domain: float
     output_grid: np.ndarray | None  # (res, res) or (res, res, classes)
     neuron_grids: tuple = ()  # per layer: (units, r, r) float32
+    trajectory: np.ndarray | None = None  # (rows, n_params) flat weights
+    trajectory_updates: np.ndarray | None = None  # (rows,) when recorded
     model_settings: ModelSettings | None = None
     training: TrainSettings | None = None
     train: Dataset | None = None  # the points, immutable
@@ -227,6 +275,7 @@ class TrainingRun:
         """Back to the initial weights; the history is cleared."""
         self.model.reset()
         self.history = History()
+        self.trajectory = None
         self._record()
 
     def reseed(self, seed: int | None = None) -> int:
@@ -234,6 +283,7 @@ class TrainingRun:
         seed = self.model.reseed(seed)
         self.model_settings = replace(self.model_settings, seed=seed)
         self.history = History()
+        self.trajectory = None
         self._record()
         return seed
 
@@ -255,6 +305,7 @@ class TrainingRun:
         )
         self._apply_training()
         self.history = History()
+        self.trajectory = None
         self._record()
         log.debug("new model %r", self.model)
 
@@ -307,9 +358,19 @@ class TrainingRun:
             test_loss = test_acc = float("nan")
         return train_loss, test_loss, train_acc, test_acc
 
+    def restart_path(self):
+        """Forget the recorded path; it starts again at the current
+        weights (after weights were set from outside, as when opening)."""
+        self.trajectory = Trajectory(self.model.n_params)
+        self.trajectory.append(self.model.flat_params(), self.model.updates)
+
     def _record(self):
         with np.errstate(all="ignore"):
             self.history.append((self.model.epochs, *self.metrics()))
+        if self.trajectory is None or \
+                self.trajectory._data.shape[1] != self.model.n_params:
+            self.trajectory = Trajectory(self.model.n_params)
+        self.trajectory.append(self.model.flat_params(), self.model.updates)
 
     # ------------------------------------------------------------------
     # What the window shows
@@ -360,6 +421,7 @@ class TrainingRun:
             for w, b in model.gradients(self.X_train, self.train.y)
         )
         train_loss, test_loss, train_acc, test_acc = self.metrics()
+        path, path_updates = self.trajectory.view()
         output = _frozen(self.output_grid()) if grids else None
         neurons = self.neuron_grids() if grids else ()
         return Snapshot(
@@ -382,6 +444,8 @@ class TrainingRun:
             domain=DOMAIN,
             output_grid=output,
             neuron_grids=neurons,
+            trajectory=path,
+            trajectory_updates=path_updates,
             model_settings=self.model_settings,
             training=self.training,
             train=self.train,
