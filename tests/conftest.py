@@ -20,3 +20,36 @@ def rng():
 @pytest.fixture(scope="session")
 def spiral():
     return make_dataset("spiral", 500, 0.0, seed=0)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings in a file of the test's own, never the user's."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"),
+                     QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def open_window(qtbot, settings):
+    """Opens real main windows, shown and with a first snapshot drawn; at
+    the end each is closed and must have stopped its trainer thread."""
+    from mlp_studio.app.main_window import MainWindow
+
+    opened = []
+
+    def open_window(**kwargs):
+        kwargs.setdefault("settings", settings)
+        kwargs.setdefault("restore", False)
+        window = MainWindow(**kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
+        opened.append(window)
+        return window
+
+    yield open_window
+    for window in opened:
+        window.close()
+        assert window.trainer.isFinished()

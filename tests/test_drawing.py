@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, Qt
 
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
 from mlp_studio.core.editing import DataEditor, PointSet, spray
 
@@ -77,15 +76,8 @@ def test_regression_points_carry_values():
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, restore=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
-    yield window
-    window.close()
-    assert window.trainer.isFinished()
+def window(open_window):
+    return open_window()
 
 
 def pixel(window, x, y):

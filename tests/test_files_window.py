@@ -2,42 +2,25 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
 from mlp_studio.core import export
 
 
-def make_window(qtbot, settings):
-    window = MainWindow(settings=settings, restore=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
-    return window
-
-
 @pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
+def window(qtbot, open_window):
+    window = open_window()
     window.speed.setValue(SPEEDS.index(None))
     window.trainer.train_for(700)
     qtbot.waitUntil(lambda: window.snapshot.updates == 700
                     and not window.snapshot.running, timeout=10000)
-    yield window
-    window.close()
-    assert window.trainer.isFinished()
+    return window
 
 
 def test_a_saved_session_reopens_with_the_same_predictions(
-        qtbot, window, settings, tmp_path):
+        qtbot, window, open_window, tmp_path):
     path = str(tmp_path / "run.mlpstudio")
     assert "*" in window.windowTitle()
     window.files.save_as(path)
@@ -46,7 +29,7 @@ def test_a_saved_session_reopens_with_the_same_predictions(
     assert window.files.recent_files()[0].endswith("run.mlpstudio")
     saved = window.snapshot
 
-    other = make_window(qtbot, settings)
+    other = open_window()
     assert other.files.open(path)
     qtbot.waitUntil(lambda: other.snapshot.updates == 700, timeout=5000)
     for (w1, b1), (w2, b2) in zip(saved.params, other.snapshot.params):
@@ -100,8 +83,8 @@ def test_export_pictures_and_history(qtbot, window, tmp_path):
     assert len(lines) == 1 + len(window.snapshot.history)
 
 
-def test_closing_with_unsaved_changes_asks(qtbot, settings, monkeypatch):
-    window = make_window(qtbot, settings)
+def test_closing_with_unsaved_changes_asks(qtbot, open_window, monkeypatch):
+    window = open_window()
     window.trainer.step()
     qtbot.waitUntil(lambda: "*" in window.windowTitle(), timeout=5000)
     window.files.ask_before_discarding = True
@@ -115,14 +98,10 @@ def test_closing_with_unsaved_changes_asks(qtbot, settings, monkeypatch):
     assert not window.isVisible() and window.trainer.isFinished()
 
 
-def test_a_crash_leaves_a_session_to_recover(qtbot, settings, tmp_path):
+def test_a_crash_leaves_a_session_to_recover(qtbot, open_window, tmp_path):
     import shutil
 
-    first = MainWindow(settings=settings, restore=False,
-                       data_dir=tmp_path / "first")
-    qtbot.addWidget(first)
-    first.show()
-    qtbot.waitUntil(lambda: first.snapshot is not None, timeout=5000)
+    first = open_window(data_dir=tmp_path / "first")
     first.trainer.train_for(300)
     qtbot.waitUntil(lambda: first.snapshot.updates == 300
                     and not first.snapshot.running, timeout=10000)
@@ -135,12 +114,8 @@ def test_a_crash_leaves_a_session_to_recover(qtbot, settings, tmp_path):
     first.close()
     assert not autosaved.exists()  # a clean exit tidies up
 
-    second = MainWindow(settings=settings, restore=False,
-                        data_dir=tmp_path / "crashed")
-    qtbot.addWidget(second)
-    second.show()
-    qtbot.waitUntil(lambda: second.snapshot is not None
-                    and second.snapshot.updates == 300, timeout=5000)
+    second = open_window(data_dir=tmp_path / "crashed")
+    qtbot.waitUntil(lambda: second.snapshot.updates == 300, timeout=5000)
     for (w1, _), (w2, _) in zip(first.snapshot.params,
                                 second.snapshot.params):
         np.testing.assert_array_equal(w1, w2)
@@ -148,10 +123,10 @@ def test_a_crash_leaves_a_session_to_recover(qtbot, settings, tmp_path):
     second.close()
 
 
-def test_export_an_animation_of_the_run(qtbot, settings, tmp_path):
+def test_export_an_animation_of_the_run(qtbot, open_window, tmp_path):
     from PIL import Image
 
-    window = make_window(qtbot, settings)
+    window = open_window()
     empty = tmp_path / "empty.gif"
     assert not window.files.export_animation(str(empty))
     assert "nothing recorded" in window.alert.text()

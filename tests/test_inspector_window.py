@@ -4,26 +4,19 @@ import re
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, Qt
 
-from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings, restore=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
+def window(qtbot, open_window):
+    window = open_window()
     window.speed.setValue(SPEEDS.index(None))
     window.trainer.train_for(1500)
     qtbot.waitUntil(lambda: window.snapshot.updates == 1500
                     and not window.snapshot.running, timeout=10000)
-    yield window
-    window.close()
-    assert window.trainer.isFinished()
+    return window
 
 
 def alt_click(qtbot, window, point):

@@ -4,27 +4,15 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = MainWindow(settings=settings, restore=False)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
-    yield window
-    window.close()
-    # No thread may outlive its window.
-    assert window.trainer.isFinished()
+def window(open_window):
+    return open_window()
 
 
 def full_speed(window):

@@ -70,27 +70,10 @@ class PointWish:
 def point_wish(params, activations, task, feature_names, point,
                label) -> PointWish:
     """Forward and backward pass for one raw point (x1, x2)."""
-    head = get_head(task)
-    acts = [get_activation(a) for a in activations]
     point = np.asarray(point, dtype=np.float64).reshape(2)
-    f = FeatureMap(feature_names).transform(point[None, :])
-    y = np.asarray([label])
-    y = head.check_labels(y, params[-1][0].shape[1])
-
-    zs, outs = [], []
-    a = f
-    for layer, (weight, bias) in enumerate(params):
-        z = a @ weight + bias
-        a = acts[layer].value(z) if layer < len(acts) else head.output(z)
-        zs.append(z)
-        outs.append(a)
-    deltas = [None] * len(params)
-    deltas[-1] = head.delta(zs[-1], y)
-    back = [None] * len(params)  # dL/da for each hidden layer's output
-    for layer in range(len(params) - 1, 0, -1):
-        back[layer - 1] = deltas[layer] @ params[layer][0].T
-        deltas[layer - 1] = back[layer - 1] * acts[layer - 1].slope(
-            zs[layer - 1], outs[layer - 1])
+    f, y, zs, outs, deltas, back = _backprop(
+        params, activations, task, feature_names, point[None, :], [label])
+    head = get_head(task)
     grads = []
     for layer, delta in enumerate(deltas):
         below = f if layer == 0 else outs[layer - 1]
@@ -129,6 +112,25 @@ def per_point_grads(params, activations, task, feature_names, points,
     -------
     Per layer (grad_W (n, fan_in, fan_out), grad_b (n, fan_out)).
     """
+    f, _, _, outs, deltas, _ = _backprop(params, activations, task,
+                                         feature_names, points, labels)
+    return [
+        ((f if layer == 0 else outs[layer - 1])[:, :, None]
+         * delta[:, None, :], delta)
+        for layer, delta in enumerate(deltas)
+    ]
+
+
+def _backprop(params, activations, task, feature_names, points, labels):
+    """Forward and backward pass over raw ``points`` (n, 2), kept whole.
+
+    Returns
+    -------
+    features (n, inputs), checked labels (n,), and per layer: the
+    pre-activations, the outputs (the last is the head's prediction), the
+    deltas dL_i/dz of each point's own loss, and for the hidden layers
+    dL_i/da (None for the output layer).
+    """
     head = get_head(task)
     acts = [get_activation(a) for a in activations]
     f = FeatureMap(feature_names).transform(points)
@@ -140,15 +142,14 @@ def per_point_grads(params, activations, task, feature_names, points,
         a = acts[layer].value(z) if layer < len(acts) else head.output(z)
         zs.append(z)
         outs.append(a)
-    delta = head.delta(zs[-1], y)
-    grads = [None] * len(params)
-    for layer in range(len(params) - 1, -1, -1):
-        below = f if layer == 0 else outs[layer - 1]
-        grads[layer] = (below[:, :, None] * delta[:, None, :], delta)
-        if layer:
-            delta = (delta @ params[layer][0].T) * acts[layer - 1].slope(
-                zs[layer - 1], outs[layer - 1])
-    return grads
+    deltas = [None] * len(params)
+    deltas[-1] = head.delta(zs[-1], y)
+    back = [None] * len(params)
+    for layer in range(len(params) - 1, 0, -1):
+        back[layer - 1] = deltas[layer] @ params[layer][0].T
+        deltas[layer - 1] = back[layer - 1] * acts[layer - 1].slope(
+            zs[layer - 1], outs[layer - 1])
+    return f, y, zs, outs, deltas, back
 
 
 def output_change(params, activations, task, feature_names, direction,
