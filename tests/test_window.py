@@ -205,3 +205,12 @@ def test_malformed_saved_settings_fall_back_to_defaults(qtbot, settings):
     qtbot.waitUntil(lambda: window.snapshot is not None, timeout=5000)
     assert window.snapshot.sizes == (2, 8, 8, 1)
     window.close()
+
+
+def test_about_names_the_version(window):
+    from mlp_studio import __version__
+
+    text = window.about_text()
+    assert f"MLP Studio {__version__}" in text and "Qt" in text
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus[-1] == "&Help"

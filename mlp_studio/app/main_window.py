@@ -10,10 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
 import time
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+import pyqtgraph as pg
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QSettings,
+    Qt,
+    QTimer,
+    Signal,
+    qVersion,
+)
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -643,6 +653,10 @@ class MainWindow(QMainWindow):
         no_tool.setShortcut(QKeySequence("Esc"))
         no_tool.triggered.connect(lambda: self.palette.set_tool(""))
 
+        help_menu = bar.addMenu("&Help")
+        about = help_menu.addAction("&About MLP Studio")
+        about.triggered.connect(self.show_about)
+
     def _model_changed(self, settings):
         self.alert.clear()
         self.trainer.submit(lambda run: run.set_model(settings))
@@ -875,6 +889,15 @@ class MainWindow(QMainWindow):
         self.shutdown()
         super().closeEvent(event)
 
-    def about_text(self):
-        return f"MLP Studio {__version__}"
+    def about_text(self) -> str:
+        return (
+            f"<h3>MLP Studio {__version__}</h3>"
+            "<p>Draw a data set, build a multi-layer perceptron and watch "
+            "backpropagation train it; ask any training point what it wants "
+            "the network to do.</p>"
+            f"<p>Python {platform.python_version()}, numpy {np.__version__}, "
+            f"Qt {qVersion()}, pyqtgraph {pg.__version__}</p>")
+
+    def show_about(self):
+        QMessageBox.about(self, "About MLP Studio", self.about_text())
 
