@@ -1,7 +1,8 @@
 """The ``mlp-studio`` command.
 
 With no command it opens the window (or, with --screenshot, renders it to
-a file); ``train``, ``predict`` and ``open`` are in ``mlp_studio.cli``.
+a file; with --selftest, checks that the installation works); ``train``,
+``predict`` and ``open`` are in ``mlp_studio.cli``.
 Only the window's paths import Qt.
 """
 
@@ -26,6 +27,10 @@ def build_parser() -> cli.Parser:
     parser.add_argument("--steps", type=int, default=500, metavar="N",
                         help="updates to train before --screenshot "
                              "(default 500)")
+    parser.add_argument("--selftest", action="store_true",
+                        help="check that training, the model exports and "
+                             "the window work, print one line per check "
+                             "and exit (works without a screen)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log debug messages")
     cli.add_commands(parser)
@@ -37,6 +42,10 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s")
+    if args.selftest and (args.command or args.screenshot):
+        print(f"mlp-studio: --selftest cannot be combined with "
+              f"{args.command or '--screenshot'}", file=sys.stderr)
+        return 2
     if args.command is not None:
         if args.screenshot:
             print(f"mlp-studio: --screenshot cannot be combined with "
@@ -49,6 +58,8 @@ def main(argv=None) -> int:
 
     from mlp_studio.app import application
 
+    if args.selftest:
+        return application.self_test()
     if args.screenshot:
         try:
             return application.take_screenshot(args.screenshot, args.steps)
