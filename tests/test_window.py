@@ -214,3 +214,18 @@ def test_about_names_the_version(window):
     assert f"MLP Studio {__version__}" in text and "Qt" in text
     menus = [action.text() for action in window.menuBar().actions()]
     assert menus[-1] == "&Help"
+
+
+def test_the_error_landscape_follows_the_run(qtbot, window):
+    window.speed.setValue(SPEEDS.index(None))
+    window.trainer.train_for(500)
+    qtbot.waitUntil(lambda: window.snapshot.updates == 500
+                    and not window.snapshot.running, timeout=10000)
+    with qtbot.waitSignal(window.landscape.slice_shown, timeout=10000):
+        window.landscape_action.trigger()
+    assert window.landscape_dock.isVisible()
+    result = window.landscape.result
+    centre = result.losses[result.losses.shape[0] // 2,
+                           result.losses.shape[1] // 2]
+    assert centre == pytest.approx(window.snapshot.train_loss, rel=1e-9)
+    assert len(window.snapshot.trajectory) == 21  # 20 epochs and the start

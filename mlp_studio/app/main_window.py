@@ -62,6 +62,7 @@ from .diagram import NetworkDiagram
 from .drawing import Canvas, DrawingPalette
 from .file_actions import FileActions
 from .inspector import PointInspector, formal_text, top_dissenters
+from .landscape import LandscapePanel
 from .plots import DecisionPlot, LossPlot
 from .trainer import SPEEDS, Trainer
 
@@ -239,6 +240,18 @@ class MainWindow(QMainWindow):
         self.inspector_dock = inspector_dock
         inspector_dock.hide()  # until a point is inspected
 
+        self.landscape = LandscapePanel()
+        landscape_dock = QDockWidget("Error landscape", self)
+        landscape_dock.setObjectName("landscape_dock")
+        landscape_dock.setWidget(self.landscape)
+        landscape_dock.setFeatures(inspector_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
+                           landscape_dock)
+        self.tabifyDockWidget(inspector_dock, landscape_dock)
+        self.landscape_dock = landscape_dock
+        landscape_dock.hide()  # computing slices costs training time
+        landscape_dock.visibilityChanged.connect(self._landscape_shown)
+
         dock = QDockWidget("Settings", self)
         dock.setObjectName("settings_dock")
         dock.setWidget(self.controls)
@@ -363,6 +376,11 @@ class MainWindow(QMainWindow):
         self.trainer.submit(lambda run: run.set_data(
             dataset, spec.train_ratio, spec.seed, restart=True,
             split=(train, test)))
+
+    def _landscape_shown(self, visible):
+        if visible and self.snapshot is not None:
+            self.landscape.show_snapshot(self.snapshot,
+                                         self.snapshot.trajectory)
 
     # ------------------------------------------------------------------
     # Asking a point
@@ -638,6 +656,9 @@ class MainWindow(QMainWindow):
         self.inspector_action = self.inspector_dock.toggleViewAction()
         self.inspector_action.setText("Point &inspector")
         view.addAction(self.inspector_action)
+        self.landscape_action = self.landscape_dock.toggleViewAction()
+        self.landscape_action.setText("Error &landscape")
+        view.addAction(self.landscape_action)
 
         edit = bar.addMenu("&Edit")
         self.undo_action = edit.addAction("&Undo")
@@ -742,6 +763,8 @@ class MainWindow(QMainWindow):
             self._inspect(snapshot)
         if hasattr(self, "files"):
             self.files.snapshot_shown(snapshot)
+        if self.landscape_dock.isVisible():
+            self.landscape.show_snapshot(snapshot, snapshot.trajectory)
         self.recorder.record(snapshot, self.editor.points)
         self.frames_shown += 1
         self.snapshot_shown.emit(snapshot)
@@ -881,6 +904,7 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self.files.stop_autosave()
+        self.landscape.shutdown()
         # Children are deleted in no particular order: stop watching
         # their events first.
         self.decision.viewport().removeEventFilter(self.canvas)
