@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 MAX_FRAMES = 300
 FRAME_INTERVAL = 0.1  # seconds between recorded frames, at most 10 a second
-FRAME_SIZE = 200  # pixels of the GIF's square
+FRAME_SIZE = 200  # pixels of the GIF's square (the grid's own size)
 
 
 class Recorder:
@@ -55,23 +55,34 @@ class Recorder:
             # taken only an instant before.
             self.frames.pop()
         self._last_time = now
-        self.frames.append((snapshot.updates, self._picture(snapshot, points)))
-
-    def _picture(self, snapshot, points):
-        """(FRAME_SIZE, FRAME_SIZE, 3) uint8: regions, then the points."""
-        grid = np.nan_to_num(np.asarray(snapshot.output_grid, float))
+        # Keep the output, small and coarse, and make the picture only
+        # when the animation is saved: recording costs the frame little.
         step = max(1, grid.shape[0] // FRAME_SIZE)
-        grid = grid[::step, ::step]
-        if snapshot.task == "multiclass":
+        frame = (grid[::step, ::step].astype(np.float16), snapshot.task,
+                 snapshot.domain, points)
+        self.frames.append((snapshot.updates, frame))
+
+    def pictures(self):
+        """The recorded frames as (FRAME_SIZE, FRAME_SIZE, 3) uint8."""
+        return [self._picture(*frame) for _, frame in self.frames]
+
+    def _picture(self, grid, task, domain, points):
+        """(FRAME_SIZE, FRAME_SIZE, 3) uint8: regions, then the points."""
+        grid = np.nan_to_num(np.asarray(grid, float))
+        if task == "multiclass":
             rgb = grid @ self._class_rgb[: grid.shape[-1]]
         else:
-            span = 1.0 if snapshot.task == "binary" else max(
+            span = 1.0 if task == "binary" else max(
                 float(np.abs(grid).max()), 1e-9)
-            low = 0.0 if snapshot.task == "binary" else -span
+            low = 0.0 if task == "binary" else -span
             index = ((grid - low) / (span - low) * 255).clip(0, 255)
             rgb = self._lut[index.astype(int)]
         picture = np.ascontiguousarray(rgb[::-1].clip(0, 255), np.uint8)
-        _draw_points(picture, points, snapshot.domain)
+        if picture.shape[0] != FRAME_SIZE:
+            repeat = -(-FRAME_SIZE // picture.shape[0])
+            picture = np.ascontiguousarray(np.repeat(np.repeat(
+                picture, repeat, 0), repeat, 1)[:FRAME_SIZE, :FRAME_SIZE])
+        _draw_points(picture, points, domain)
         return picture
 
     def save_gif(self, path) -> int:
@@ -84,7 +95,7 @@ class Recorder:
             raise ValueError("nothing recorded yet: train for a while first")
         images = [Image.fromarray(picture).convert(
                       "P", palette=Image.Palette.ADAPTIVE, colors=64)
-                  for _, picture in self.frames]
+                  for picture in self.pictures()]
         buffer = io.BytesIO()
         images[0].save(buffer, format="GIF", save_all=True,
                        append_images=images[1:],
