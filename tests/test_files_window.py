@@ -142,3 +142,22 @@ def test_export_an_animation_of_the_run(qtbot, open_window, tmp_path):
     updates = [u for u, _ in window.recorder.frames]
     assert updates == sorted(updates) and updates[-1] == 150
     window.close()
+
+
+def test_the_recorder_takes_a_diverging_run_without_warnings():
+    import dataclasses
+
+    from mlp_studio.app.animation import Recorder
+    from mlp_studio.core.training import TrainingRun
+
+    run = TrainingRun.default()
+    snapshot = run.snapshot()
+    recorder = Recorder()
+    recorder.record(snapshot, None)
+    huge = np.full_like(snapshot.output_grid, 1e300, dtype=np.float64)
+    huge[0, 0] = np.nan
+    diverged = dataclasses.replace(snapshot, output_grid=huge, updates=1,
+                                   task="regression", running=False)
+    recorder.record(diverged, None)  # warnings are errors in the tests
+    pictures = recorder.pictures()
+    assert len(pictures) == 2 and pictures[1].shape == (200, 200, 3)

@@ -58,8 +58,11 @@ class Recorder:
         # Keep the output, small and coarse, and make the picture only
         # when the animation is saved: recording costs the frame little.
         step = max(1, grid.shape[0] // FRAME_SIZE)
-        frame = (grid[::step, ::step].astype(np.float16), snapshot.task,
-                 snapshot.domain, points)
+        with np.errstate(over="ignore", invalid="ignore"):
+            # A diverging run's huge values become inf: the ends of the
+            # colour map in the picture.
+            coarse = grid[::step, ::step].astype(np.float16)
+        frame = (coarse, snapshot.task, snapshot.domain, points)
         self.frames.append((snapshot.updates, frame))
 
     def pictures(self):
@@ -68,7 +71,8 @@ class Recorder:
 
     def _picture(self, grid, task, domain, points):
         """(FRAME_SIZE, FRAME_SIZE, 3) uint8: regions, then the points."""
-        grid = np.nan_to_num(np.asarray(grid, float))
+        # Bounded, so that the arithmetic below cannot overflow.
+        grid = np.clip(np.nan_to_num(np.asarray(grid, float)), -1e6, 1e6)
         if task == "multiclass":
             rgb = grid @ self._class_rgb[: grid.shape[-1]]
         else:
