@@ -151,7 +151,7 @@ def test_the_recorder_takes_a_diverging_run_without_warnings():
     from mlp_studio.core.training import TrainingRun
 
     run = TrainingRun.default()
-    snapshot = run.snapshot()
+    snapshot = dataclasses.replace(run.snapshot(), task="regression")
     recorder = Recorder()
     recorder.record(snapshot, None)
     huge = np.full_like(snapshot.output_grid, 1e300, dtype=np.float64)
