@@ -1,5 +1,7 @@
 """Sessions, exports and unsaved changes, in the real window."""
 
+import time
+
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
@@ -154,6 +156,7 @@ def test_the_recorder_takes_a_diverging_run_without_warnings():
     snapshot = dataclasses.replace(run.snapshot(), task="regression")
     recorder = Recorder()
     recorder.record(snapshot, None)
+    time.sleep(0.12)  # frames are at most ten a second
     huge = np.full_like(snapshot.output_grid, 1e300, dtype=np.float64)
     huge[0, 0] = np.nan
     diverged = dataclasses.replace(snapshot, output_grid=huge, updates=1,
