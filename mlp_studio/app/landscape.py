@@ -293,8 +293,10 @@ class _Surface3D:
         # proportions whatever the loss's scale.
         heights = (values - low) / (high - low) * span
         rgba = cmap.map(((values - low) / (high - low)).T.ravel(), "float")
+        # One colour per vertex, in the surface's vertex order (x outer,
+        # y inner): what ``.T.ravel()`` gave.
         self.surface.setData(x=result.alphas, y=result.betas, z=heights.T,
-                             colors=rgba.reshape(*heights.T.shape, 4))
+                             colors=rgba)
         self.show_path(result, heights, coords)
         key = (span, result.request.mode)
         if key != self._key:
