@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     from mlp_studio.app import application
 
     if args.selftest:
-        return application.self_test()
+        return application.self_test(
+            lambda line: print(line, flush=True))
     if args.screenshot:
         try:
             return application.take_screenshot(args.screenshot, args.steps)

@@ -146,43 +146,45 @@ class SelfTestError(Exception):
     """A self-test check failed; it has already been reported."""
 
 
-def self_test(updates: int = 300, timeout: float = 30.0) -> int:
+def self_test(report, updates: int = 300, timeout: float = 30.0) -> int:
     """Check that this installation works: the engine trains, both model
     exports read back the same predictions, and the window opens and
     draws (headless when there is no screen).
 
-    Prints one line per check on stdout, then "selftest passed" or
-    "selftest failed"; returns the exit status, 0 or 1. Everything it
-    writes goes to a temporary folder, deleted afterwards.
+    Calls ``report`` (the command line's ``print``) with one line per
+    check, then "selftest passed" or "selftest failed"; returns the exit
+    status, 0 or 1. Everything it writes goes to a temporary folder,
+    deleted afterwards.
     """
     started = time.perf_counter()
     age = _process_age()
     if age is not None:
-        print(f"ok    start: {age:.2f} s from process start to self-test")
+        report(f"ok    start: {age:.2f} s from process start to self-test")
     try:
         with tempfile.TemporaryDirectory(prefix="mlp-studio-") as name:
             folder = Path(name)
-            run = _check("training", _train, updates)
-            _check("JSON export", _json_round_trip, run, folder)
-            _check("Python export", _python_round_trip, run, folder)
-            _check("window", _open_window, folder, timeout)
+            run = _check(report, "training", _train, updates)
+            _check(report, "JSON export", _json_round_trip, run, folder)
+            _check(report, "Python export", _python_round_trip, run,
+                   folder)
+            _check(report, "window", _open_window, folder, timeout)
     except SelfTestError:
-        print("selftest failed")
+        report("selftest failed")
         return 1
-    print(f"selftest passed ({time.perf_counter() - started:.1f} s)")
+    report(f"selftest passed ({time.perf_counter() - started:.1f} s)")
     return 0
 
 
-def _check(name, function, *args):
-    """Run one check, print its line; raise SelfTestError if it fails."""
+def _check(report, name, function, *args):
+    """Run one check, report its line; raise SelfTestError if it fails."""
     started = time.perf_counter()
     try:
         value, detail = function(*args)
     except Exception as error:
         log.debug("self-test check %s failed", name, exc_info=True)
-        print(f"FAIL  {name}: {type(error).__name__}: {error}")
+        report(f"FAIL  {name}: {type(error).__name__}: {error}")
         raise SelfTestError(name) from error
-    print(f"ok    {name}: {detail} ({time.perf_counter() - started:.2f} s)")
+    report(f"ok    {name}: {detail} ({time.perf_counter() - started:.2f} s)")
     return value
 
 
