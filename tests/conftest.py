@@ -53,3 +53,19 @@ def open_window(qtbot, settings):
     for window in opened:
         window.close()
         assert window.trainer.isFinished()
+
+
+@pytest.fixture
+def train_window(qtbot):
+    """Trains an open window at full speed until ``updates`` are done and
+    training has paused; returns the last snapshot."""
+    def train(window, updates):
+        from mlp_studio.app.trainer import SPEEDS
+
+        window.speed.setValue(SPEEDS.index(None))
+        window.trainer.train_for(updates)
+        qtbot.waitUntil(lambda: window.snapshot.updates == updates
+                        and not window.snapshot.running, timeout=10000)
+        return window.snapshot
+
+    return train

@@ -12,12 +12,9 @@ from mlp_studio.core import export
 
 
 @pytest.fixture
-def window(qtbot, open_window):
+def window(open_window, train_window):
     window = open_window()
-    window.speed.setValue(SPEEDS.index(None))
-    window.trainer.train_for(700)
-    qtbot.waitUntil(lambda: window.snapshot.updates == 700
-                    and not window.snapshot.running, timeout=10000)
+    train_window(window, 700)
     return window
 
 

@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from mlp_studio.app.trainer import SPEEDS
-
 
 @pytest.fixture
-def window(qtbot, open_window):
+def window(open_window, train_window):
     window = open_window()
-    window.speed.setValue(SPEEDS.index(None))
-    window.trainer.train_for(1500)
-    qtbot.waitUntil(lambda: window.snapshot.updates == 1500
-                    and not window.snapshot.running, timeout=10000)
+    train_window(window, 1500)
     return window
 
 
