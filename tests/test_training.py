@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mlp_studio.core import MLP, FeatureMap, NonFiniteLossError, make_dataset
+from mlp_studio.core.network import forward_layers
 
 
 def train(model, data, lr, batch, epochs, target):
@@ -170,6 +171,28 @@ def test_ten_hidden_layers_of_64_train():
     assert model.loss(data.X, data.y) < first
 
 
+@pytest.mark.parametrize("task, outputs", [("binary", 1), ("multiclass", 3),
+                                           ("regression", 1)])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "linear",
+                                        "leaky_relu", "swish"])
+def test_predict_matches_the_plain_forward_pass(task, outputs, activation):
+    # More points than one chunk of the compiled pass, and a ragged tail.
+    model = MLP(2, [5, 3], outputs, activation, task, seed=4)
+    rng = np.random.default_rng(1)
+    model.set_flat_params(rng.normal(0, 1.5, model.n_params))
+    X = rng.uniform(-6, 6, (2 * 4096 + 37, 2))
+    expected = forward_layers(model.params(), [activation] * 2, task, X)[-1]
+    if outputs == 1:
+        expected = expected[:, 0]
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(model.predict(X, dtype=np.float32), expected,
+                               rtol=1e-5, atol=1e-5)
+    # A smaller call after a larger one reuses nothing stale.
+    np.testing.assert_allclose(model.predict(X[:10]), expected[:10],
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_float32_prediction_matches_float64(spiral):
     model = MLP(2, [8, 8], 1, "tanh", "binary", seed=0)
     grid = np.random.default_rng(0).uniform(-6, 6, (10_000, 2))
@@ -200,6 +223,37 @@ def test_divergence_during_an_epoch_keeps_the_last_good_weights():
             model.train_epoch(data.X * 1e80, data.y * 1e80, 10.0, 5)
     assert np.isfinite(model.flat_params()).all()
     assert 0 < model.updates < 50 * 20
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_divergence_inside_an_epoch_keeps_exactly_the_updates_before_it(
+        optimizer):
+    # The epoch checks the weights once, at its end, and replays to find
+    # the bad update: it must stop where single updates, each checked,
+    # stop.
+    data = make_dataset("plane", 100, 0.0, seed=0)
+    X, y = data.X * 1e30, data.y * 1e30
+    lr = 1.0 if optimizer != "adam" else 1e300
+
+    def model():
+        return MLP(2, [8], 1, "relu", "regression", seed=0,
+                   optimizer=optimizer)
+
+    single = model()
+    with pytest.raises(NonFiniteLossError):
+        for _ in range(200):
+            single.train_updates(X, y, lr, 5, count=1)
+    whole = model()
+    with pytest.raises(NonFiniteLossError):
+        for _ in range(10):
+            whole.train_epoch(X, y, lr, 5)
+    assert single.updates > 0
+    assert whole.updates == single.updates
+    np.testing.assert_array_equal(whole.flat_params(), single.flat_params())
+
+    # The optimizer's moments and step count are restored alike too.
+    np.testing.assert_array_equal(whole._state, single._state)
+    assert whole._opt_steps == single._opt_steps
 
 
 def test_changing_optimizer_keeps_weights():

@@ -30,14 +30,30 @@ def run(ops):
         function(*args)
 
 
+# Below this many elements an op costs its call, not its arithmetic, and
+# numpy takes a Python float operand noticeably slower than an array of the
+# operand's own shape (it converts the float on every call).
+_SMALL = 4096
+
+
+def constant(value, like):
+    """``value`` as an operand for elementwise ops on ``like``: an array of
+    ``like``'s shape when that is small, else a 0-d array; either way of
+    ``like``'s dtype, so the op computes in it."""
+    if like.size <= _SMALL:
+        return np.full(like.shape, value, like.dtype)
+    return np.array(value, like.dtype)
+
+
 def sigmoid_ops(z, out):
     """Ops writing 1 / (1 + e^-z) into ``out``, through tanh so that a large
     |z| cannot overflow."""
+    half = constant(0.5, out)
     return [
-        (np.multiply, (z, 0.5, out)),
+        (np.multiply, (z, half, out)),
         (np.tanh, (out, out)),
-        (np.multiply, (out, 0.5, out)),
-        (np.add, (out, 0.5, out)),
+        (np.multiply, (out, half, out)),
+        (np.add, (out, half, out)),
     ]
 
 
@@ -86,7 +102,8 @@ class Tanh(Activation):
         return [(np.tanh, (z, a))]
 
     def slope_ops(self, z, a, aux, out):
-        return [(np.multiply, (a, a, out)), (np.subtract, (1.0, out, out))]
+        return [(np.multiply, (a, a, out)),
+                (np.subtract, (constant(1.0, out), out, out))]
 
 
 class Sigmoid(Activation):
@@ -102,7 +119,8 @@ class Sigmoid(Activation):
         return sigmoid_ops(z, a)
 
     def slope_ops(self, z, a, aux, out):
-        return [(np.subtract, (1.0, a, out)), (np.multiply, (out, a, out))]
+        return [(np.subtract, (constant(1.0, out), a, out)),
+                (np.multiply, (out, a, out))]
 
 
 class ReLU(Activation):
@@ -116,10 +134,12 @@ class ReLU(Activation):
 
     def forward_ops(self, z, a, aux):
         # np.maximum takes its output only by keyword.
-        return [(partial(np.maximum, out=a), (z, 0.0))]
+        return [(partial(np.maximum, out=a), (z, constant(0.0, z)))]
 
     def slope_ops(self, z, a, aux, out):
-        return [(np.greater, (z, 0.0, out))]
+        # sign(a) is 1 where z > 0 and 0 elsewhere, computed in floats:
+        # np.greater would cast its booleans into ``out``, which is slower.
+        return [(np.sign, (a, out))]
 
 
 class LeakyReLU(Activation):
@@ -133,16 +153,16 @@ class LeakyReLU(Activation):
 
     def forward_ops(self, z, a, aux):
         return [
-            (np.multiply, (z, LEAKY_SLOPE, a)),
+            (np.multiply, (z, constant(LEAKY_SLOPE, z), a)),
             (partial(np.maximum, out=a), (z, a)),
         ]
 
     def slope_ops(self, z, a, aux, out):
         # LEAKY_SLOPE + (1 - LEAKY_SLOPE) * [z > 0]
         return [
-            (np.greater, (z, 0.0, out)),
-            (np.multiply, (out, 1.0 - LEAKY_SLOPE, out)),
-            (np.add, (out, LEAKY_SLOPE, out)),
+            (np.greater, (z, constant(0.0, z), out)),
+            (np.multiply, (out, constant(1.0 - LEAKY_SLOPE, out), out)),
+            (np.add, (out, constant(LEAKY_SLOPE, out), out)),
         ]
 
 
@@ -156,10 +176,11 @@ class Linear(Activation):
         return np.ones_like(z)
 
     def forward_ops(self, z, a, aux):
-        return [(np.copyto, (a, z))]
+        # A ufunc rather than np.copyto, which dispatches on every call.
+        return [(np.positive, (z, a))]
 
     def slope_ops(self, z, a, aux, out):
-        return [(np.copyto, (out, 1.0))]
+        return [(np.positive, (constant(1.0, out), out))]
 
 
 class Swish(Activation):
@@ -180,10 +201,11 @@ class Swish(Activation):
 
     def slope_ops(self, z, a, aux, out):
         # s (1 + z (1 - s)) with s = sigmoid(z) kept in aux
+        one = constant(1.0, out)
         return [
-            (np.subtract, (1.0, aux, out)),
+            (np.subtract, (one, aux, out)),
             (np.multiply, (out, z, out)),
-            (np.add, (out, 1.0, out)),
+            (np.add, (out, one, out)),
             (np.multiply, (out, aux, out)),
         ]
 

@@ -15,8 +15,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import constant
+
 MAX_CLASSES = 6
 TASKS = ("binary", "multiclass", "regression")
+
+
+_SHARED: dict[tuple, np.ndarray] = {}
+
+
+def _shared(value, like):
+    """A shared read-only array filled with ``value``, of ``like``'s shape:
+    numpy takes an array operand faster than a Python float."""
+    key = (value, like.shape)
+    array = _SHARED.get(key)
+    if array is None:
+        if len(_SHARED) > 64:
+            _SHARED.clear()
+        array = _SHARED[key] = np.full(like.shape, value)
+        array.flags.writeable = False
+    return array
 
 
 class Head:
@@ -62,6 +80,11 @@ class Head:
         (outputs, n) target."""
         raise NotImplementedError
 
+    def prepared_loss_sum(self, z, target, scratch):
+        """The sum of ``prepared_losses``; ``scratch`` is an (n,) array the
+        head may use."""
+        return float(self.prepared_losses(z, target).sum())
+
     def delta_ops(self, z, target, out, losses, column, scratch):
         """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
         into ``out`` and each point's loss into ``losses`` (1, n), unless
@@ -85,9 +108,9 @@ class BinaryHead(Head):
         if y.ndim != 1:
             raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
         if y.dtype.kind in "iub":
-            # The reductions themselves: .min() and .max() cost more here.
-            valid = y.size == 0 or (np.minimum.reduce(y) >= 0
-                                    and np.maximum.reduce(y) <= 1)
+            # Every label is 0 or 1 exactly when their bitwise or is: one
+            # reduction, where .min() and .max() would take two and more.
+            valid = y.size == 0 or 0 <= np.bitwise_or.reduce(y) <= 1
         else:
             valid = bool(((y == 0) | (y == 1)).all())
         if not valid:
@@ -108,22 +131,27 @@ class BinaryHead(Head):
 
     def prepare_into(self, y, out):
         # 2 (p - y) = tanh(z / 2) + (1 - 2 y): one tanh and one add.
-        np.multiply(y, -2.0, out=out[0])
-        np.add(out, 1.0, out=out)
+        np.add(y, y, out[0])
+        np.subtract(_shared(1.0, out), out, out)
 
     def prepared_losses(self, z, target):
         return np.logaddexp(0.0, target[0] * z[0])
 
+    def prepared_loss_sum(self, z, target, scratch):
+        np.multiply(target[0], z[0], scratch)
+        np.logaddexp(_shared(0.0, scratch), scratch, scratch)
+        return float(np.add.reduce(scratch))
+
     def delta_ops(self, z, target, out, losses, column, scratch):
         ops = [
-            (np.multiply, (z, 0.5, out)),
+            (np.multiply, (z, constant(0.5, z), out)),
             (np.tanh, (out, out)),
             (np.add, (out, target, out)),
         ]
         if losses is not None:
             # With t = 1 - 2y the loss is log(1 + e^(t z)).
             ops += [(np.multiply, (z, target, losses)),
-                    (np.logaddexp, (0.0, losses, losses))]
+                    (np.logaddexp, (constant(0.0, losses), losses, losses))]
         return ops
 
 
@@ -242,7 +270,7 @@ class RegressionHead(Head):
         ops = [(np.subtract, (z, target, out))]
         if losses is not None:
             ops += [(np.multiply, (out, out, losses)),
-                    (np.multiply, (losses, 0.5, losses))]
+                    (np.multiply, (losses, constant(0.5, losses), losses))]
         return ops
 
 

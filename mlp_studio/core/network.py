@@ -29,7 +29,7 @@ from functools import partial
 
 import numpy as np
 
-from .activations import Activation, get_activation, run
+from .activations import Activation, get_activation
 from .heads import get_head
 from .optimizers import make_optimizer
 
@@ -140,12 +140,14 @@ class _Program:
         acts, weights, grads = net.activations, net._w_aug, net._grad_blocks
         ops = []
         below = inputs
+        # Products go through the arrays' own ``dot`` method: ``np.dot``
+        # costs about twice as much a call, in dispatch alone.
         for layer, act in enumerate(acts):
-            ops.append((np.dot, (weights[layer], below, self.z[layer])))
+            ops.append((weights[layer].dot, (below, self.z[layer])))
             ops += act.forward_ops(self.z[layer], self.a[layer],
                                    self.aux[layer])
             below = self.a_aug[layer]
-        ops.append((np.dot, (weights[-1], below, z_out)))
+        ops.append((weights[-1].dot, (below, z_out)))
         self.n_forward = len(ops)
         ops += net.head.delta_ops(z_out, target, self.delta_out, losses,
                                   self.column, self.scratch_out)
@@ -164,16 +166,57 @@ class _Program:
             below_full = self.delta_full[layer - 1]
             below_delta = below_full[:-1]
             ops += [
-                (np.dot, (delta, self.a_aug[layer - 1].T, grads[layer])),
-                (np.dot, (weights[layer].T, delta, below_full)),
+                (delta.dot, (self.a_aug[layer - 1].T, grads[layer])),
+                (weights[layer].T.dot, (delta, below_full)),
                 (np.multiply, (below_delta, self.slope[layer - 1],
                                below_delta)),
             ]
             delta = below_delta
-        ops.append((np.dot, (delta, inputs.T, grads[0])))
+        ops.append((delta.dot, (inputs.T, grads[0])))
         # Each op bound to its arguments: calling a partial with none is
         # the cheapest call Python offers, and an update makes dozens.
         return [partial(function, *args) for function, args in ops]
+
+
+class _ForwardPass:
+    """Logits for ``n`` points in the dtype of ``weights`` (a flat copy of
+    the parameters the caller keeps current), compiled into numpy calls on
+    buffers allocated here.
+
+    Points are columns, as in training: each layer is one product of the
+    (fan_out, fan_in + 1) block with the layer below and its ones row,
+    so the bias costs nothing, and the arrays stay contiguous.
+    """
+
+    def __init__(self, n, net, weights):
+        self.n = n
+        self.weights = weights
+        dtype = weights.dtype
+        sizes = net.sizes
+        blocks = [weights[start:stop].reshape(shape)
+                  for start, stop, shape in net._blocks]
+        self.inputs = np.ones((sizes[0] + 1, n), dtype)
+        self.inputs_top = self.inputs[:-1]
+        self.logits = np.empty((sizes[-1], n), dtype)
+        ops = []
+        below = self.inputs
+        for layer, act in enumerate(net.activations):
+            units = sizes[layer + 1]
+            z = np.empty((units, n), dtype)
+            a_aug = np.ones((units + 1, n), dtype)
+            aux = np.empty((units, n), dtype) if act.needs_aux else None
+            ops.append((blocks[layer].dot, (below, z)))
+            ops += act.forward_ops(z, a_aug[:-1], aux)
+            below = a_aug
+        ops.append((blocks[-1].dot, (below, self.logits)))
+        self.calls = [partial(function, *args) for function, args in ops]
+
+    def run(self, X, logits):
+        """Logits (outputs, n) into ``logits`` for the rows of X (n, in)."""
+        np.copyto(self.inputs_top, X.T)
+        for call in self.calls:
+            call()
+        np.copyto(logits, self.logits)
 
 
 class _Epoch:
@@ -195,6 +238,13 @@ class _Epoch:
         # Each batch's logits, at the weights its update started from: the
         # epoch's loss is computed from them at the end, in one go.
         self.logits = np.full((full, net.outputs, batch), np.nan)
+        self.scratch = np.empty(max(full * batch, tail))
+        # With one output the batches read as one (1, full * batch) row
+        # without a copy.
+        self.flat_logits = self.flat_targets = None
+        if net.outputs == 1:
+            self.flat_logits = self.logits.reshape(1, -1)
+            self.flat_targets = self.targets.reshape(1, -1)
         program = net._program(batch)
         self.batches = [
             (program.ops_for(self.inputs[i], self.targets[i], None,
@@ -222,14 +272,14 @@ class _Epoch:
         weights its batch's update started from."""
         total = 0.0
         if len(self.logits):
-            # (batches, outputs, size) as (outputs, batches * size)
-            outputs = self.logits.shape[1]
-            logits = self.logits.transpose(1, 0, 2).reshape(outputs, -1)
-            targets = self.targets.transpose(1, 0, 2).reshape(outputs, -1)
-            total += float(head.prepared_losses(logits, targets).sum())
+            logits, targets = self.flat_logits, self.flat_targets
+            if logits is None:  # several outputs: no view, a copy
+                logits, targets = _columns(self.logits), _columns(self.targets)
+            total += head.prepared_loss_sum(logits, targets, self.scratch)
         if self.tail_logits.shape[1]:
-            total += float(head.prepared_losses(self.tail_logits,
-                                                self.tail_target).sum())
+            total += head.prepared_loss_sum(
+                self.tail_logits, self.tail_target,
+                self.scratch[:self.tail_logits.shape[1]])
         return total / len(self.X)
 
     def shuffle(self, net, shuffle):
@@ -257,6 +307,11 @@ class _Epoch:
         self.tail_target[:] = target[:, used:]
         self.cursor = 0
         self.loaded = True
+
+
+def _columns(batches):
+    """(batches, outputs, size) as (outputs, batches * size)."""
+    return batches.transpose(1, 0, 2).reshape(batches.shape[1], -1)
 
 
 class MLP:
@@ -353,7 +408,8 @@ class MLP:
         ]
         self._programs: dict[int, _Program] = {}
         self._epoch: _Epoch | None = None
-        self._predict_buffers: dict = {}
+        self._forward_passes: dict[tuple, _ForwardPass] = {}
+        self._forward_weights: dict[np.dtype, np.ndarray] = {}
 
     def _allocate_state(self, keep_theta=None):
         """Flat state: theta followed by the optimizer's buffers.
@@ -364,6 +420,7 @@ class MLP:
         self._state = np.zeros(n * (1 + self._optimizer.n_buffers))
         self._backup = np.empty_like(self._state)
         self._has_backup = False
+        self._replay = None
         self._theta = self._state[:n]
         if keep_theta is not None:
             self._theta[:] = keep_theta
@@ -571,40 +628,36 @@ class MLP:
 
     def _predict(self, X, dtype):
         n = len(X)
-        weights = self._theta.astype(dtype)
-        layers = [
-            (np.ascontiguousarray(w), b.copy())
-            for w, b in self.unflatten(weights)
-        ]
         chunk = min(n, _PREDICT_CHUNK) or 1
-        key = (chunk, dtype)
-        buffers = self._predict_buffers.get(key)
-        if buffers is None:
-            buffers = [
-                (np.empty((chunk, k), dtype), np.empty((chunk, k), dtype),
-                 np.empty((chunk, k), dtype))
-                for k in self.sizes[1:]
-            ]
-            self._predict_buffers = {key: buffers}
+        full, tail = divmod(n, chunk)
+        passes = [self._forward_pass(chunk, dtype)] * full
+        if tail:
+            passes.append(self._forward_pass(tail, dtype))
+        np.copyto(passes[0].weights, self._theta)  # in the passes' dtype
 
-        out = np.empty((n, self.outputs), dtype)
-        n_hidden = len(self.activations)
-        for begin in range(0, n, chunk):
-            a = X[begin: begin + chunk].astype(dtype, copy=False)
-            rows = len(a)
-            for layer, (weight, bias) in enumerate(layers):
-                z_buf, a_buf, aux_buf = buffers[layer]
-                z = z_buf[:rows]
-                np.dot(a, weight, out=z)
-                np.add(z, bias, out=z)
-                if layer < n_hidden:
-                    a = a_buf[:rows]
-                    run(self.activations[layer].forward_ops(
-                        z, a, aux_buf[:rows]))
-                else:
-                    a = z
-            out[begin: begin + rows] = a
-        return self._head_output(out)
+        logits = np.empty((self.outputs, n), dtype)
+        begin = 0
+        for forward in passes:
+            rows = forward.n
+            forward.run(X[begin: begin + rows], logits[:, begin: begin + rows])
+            begin += rows
+        return self._head_output(logits.T)
+
+    def _forward_pass(self, n, dtype) -> _ForwardPass:
+        """The compiled forward pass for ``n`` points in ``dtype``; passes
+        of one dtype share one copy of the weights."""
+        key = (n, dtype)
+        forward = self._forward_passes.get(key)
+        if forward is None:
+            if len(self._forward_passes) >= _MAX_PROGRAMS:
+                self._forward_passes.clear()
+            weights = self._forward_weights.get(dtype)
+            if weights is None:
+                weights = self._forward_weights[dtype] = np.empty(
+                    self.n_params, dtype)
+            forward = self._forward_passes[key] = _ForwardPass(
+                n, self, weights)
+        return forward
 
     def _head_output(self, z):
         if self.task == "binary":
@@ -933,21 +986,63 @@ class MLP:
         """Run compiled updates, each followed by an optimizer step.
 
         ``batches`` holds (ops, n) pairs whose inputs are already loaded.
-        This is the hot loop: it keeps everything in locals.
+        This is the hot loop: it keeps everything in locals, and checks
+        the weights once, at the end. A weight that turns NaN or infinite
+        stays so through every later update (NaN and infinity survive
+        products and sums), so one check at the end sees whether any
+        update diverged. Only then are the updates replayed from a copy,
+        one at a time and checked (``_train_checked``), to keep those
+        before the first bad one: a replay computes the same numbers.
         """
+        state, theta, grad = self._state, self._theta, self._grad
+        update, buffers = self._optimizer.update, self._opt_buffers
+        regularize = self._regularization != "none" and self._reg_rate > 0
+        factor = self.head.delta_factor
+        np.copyto(self._backup, state)
+        self._has_backup = True
+        first_step = self._opt_steps
+        step = first_step
+        self._batches_done = 0
+        for calls, n in batches:
+            for call in calls:
+                call()
+            scale = factor / n
+            if regularize:
+                self._add_penalty_gradient(scale)
+                scale = 1.0
+            step += 1
+            update(theta, grad, buffers, lr, scale, step)
+
+        done = step - first_step
+        self._opt_steps = step
+        self.updates += done
+        self._batches_done = done
+        # The sum of the weights is finite exactly when all of them are
+        # (short of an overflow near 1e308); a dot product is the cheapest
+        # sum numpy offers.
+        if not math.isfinite(theta.dot(self._ones)):
+            np.copyto(state, self._backup)
+            self._opt_steps = first_step
+            self.updates -= done
+            self._train_checked(batches, lr, X)
+        # Undoing the last update means replaying all but it.
+        self._replay = batches, lr, X
+
+    def _train_checked(self, batches, lr, X):
+        """``_train`` with a copy of the state before each update and a
+        check after it: raises at the first update whose weights are not
+        finite, with that update undone."""
         state, backup = self._state, self._backup
         theta, grad, ones = self._theta, self._grad, self._ones
         update, buffers = self._optimizer.update, self._opt_buffers
         regularize = self._regularization != "none" and self._reg_rate > 0
         factor = self.head.delta_factor
-        dot, copyto, isfinite = np.dot, np.copyto, math.isfinite
+        self._replay = None
         self._batches_done = 0
         for calls, n in batches:
             for call in calls:
                 call()
-
-            copyto(backup, state)
-            self._has_backup = True
+            np.copyto(backup, state)
             scale = factor / n
             if regularize:
                 self._add_penalty_gradient(scale)
@@ -955,11 +1050,7 @@ class MLP:
             self._opt_steps += 1
             update(theta, grad, buffers, lr, scale, self._opt_steps)
             self.updates += 1
-
-            # The sum of the weights is finite exactly when all of them
-            # are (short of an overflow near 1e308); a dot product is the
-            # cheapest sum numpy offers.
-            if not isfinite(dot(theta, ones)):
+            if not math.isfinite(theta.dot(ones)):
                 self._undo(X, float("nan"))
             self._batches_done += 1
 
@@ -982,8 +1073,16 @@ class MLP:
         if self._has_backup:
             np.copyto(self._state, self._backup)
             self._has_backup = False
-            self._opt_steps -= 1
-            self.updates -= 1
+            if self._replay is None:  # the copy from before that update
+                self._opt_steps -= 1
+                self.updates -= 1
+            else:  # the copy from before a run of updates
+                batches, lr, inputs = self._replay
+                self._opt_steps -= len(batches)
+                self.updates -= len(batches)
+                with np.errstate(all="ignore"):
+                    self._train_checked(batches[:-1], lr, inputs)
+                self._has_backup = False
             what = "the update that produced it was undone"
         else:
             what = "the initial weights already give it"
@@ -1093,6 +1192,8 @@ def _check_real(what, value):
 
 
 def _check_lr(lr):
+    if type(lr) is float and 0.0 < lr < math.inf:  # the common case, fast
+        return lr
     lr = _check_real("learning rate", lr)
     if lr <= 0.0:
         raise ValueError(f"learning rate must be positive, got {lr}")
