@@ -32,7 +32,12 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QSettings, QTimer  # noqa: E402
+from PySide6.QtCore import (  # noqa: E402
+    QElapsedTimer,
+    QEventLoop,
+    QSettings,
+    QTimer,
+)
 
 from mlp_studio.app.application import create_application  # noqa: E402
 from mlp_studio.app.main_window import MainWindow  # noqa: E402
@@ -131,10 +136,12 @@ class WindowProbe:
         }
 
     def _spin(self, seconds):
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            self.app.processEvents()
-            time.sleep(0.0005)
+        # Qt's own event loop, as in the application: a Python loop around
+        # processEvents would need the interpreter lock between events and
+        # wait for the trainer thread each time.
+        loop = QEventLoop()
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
 
     def close(self):
         self.window.close()

@@ -340,3 +340,24 @@ def test_the_run_records_its_path_and_thins_it_evenly():
         path.append(np.full(3, k), k)
     rows, steps = path.view()
     assert steps.tolist() == [0, 4, 8]  # capacity 4: every 4th kept
+
+
+@pytest.mark.parametrize("dataset, regularization", [("spiral", "l2"),
+                                                     ("blobs", "l1")])
+def test_a_snapshot_gives_the_run_s_gradient_when_asked(dataset,
+                                                        regularization):
+    from mlp_studio.core.training import ModelSettings, TrainingRun, TrainSettings
+
+    data = make_dataset(dataset, 120, 0.1, seed=2)
+    run = TrainingRun(data, ModelSettings(features=("x1", "x2", "x1*x2")),
+                      TrainSettings(regularization=regularization,
+                                    reg_rate=0.01))
+    run.run(60)
+    snapshot = run.snapshot(grids=False)
+    expected = run.model.gradients(run.X_train, run.train.y)
+    run.run(30)  # the snapshot's answer stays that of its own moment
+    assert len(snapshot.gradients) == len(expected)
+    for (w, b), (w_expected, b_expected) in zip(snapshot.gradients, expected):
+        np.testing.assert_allclose(w, w_expected, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(b, b_expected, rtol=1e-12, atol=1e-15)
+        assert not w.flags.writeable

@@ -229,3 +229,32 @@ def test_the_error_landscape_follows_the_run(qtbot, window):
                            result.losses.shape[1] // 2]
     assert centre == pytest.approx(window.snapshot.train_loss, rel=1e-9)
     assert len(window.snapshot.trajectory) == 21  # 20 epochs and the start
+
+
+def test_the_decision_picture_is_the_output_over_the_plane(window,
+                                                           train_window):
+    from PySide6.QtCore import QPointF
+
+    from mlp_studio.app import colors
+
+    snapshot = train_window(window, 2000)
+    item = window.decision.image
+    picture = item.pixmap().toImage()
+    assert (picture.width(), picture.height()) == (200, 200)
+
+    # It covers the plane, with pixel row 0 at the bottom (x2 = -6).
+    corner = item.mapToParent(QPointF(0.0, 0.0))
+    far = item.mapToParent(QPointF(200.0, 200.0))
+    assert (corner.x(), corner.y()) == pytest.approx((-6.0, -6.0))
+    assert (far.x(), far.y()) == pytest.approx((6.0, 6.0))
+
+    # Each pixel is the colour map's colour for the probability there.
+    lut = colors.diverging_lut().astype(int)
+    grid = snapshot.output_grid
+    assert grid.min() < 0.3 and grid.max() > 0.7  # a picture worth testing
+    for row, column in [(0, 0), (199, 0), (0, 199), (120, 35), (57, 160)]:
+        color = picture.pixelColor(column, row)
+        shown = np.array([color.red(), color.green(), color.blue()])
+        index = int(grid[row, column] * 255)
+        nearest = np.abs(lut[max(index - 1, 0): index + 2] - shown).sum(1)
+        assert nearest.min() == 0, (row, column)

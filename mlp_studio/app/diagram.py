@@ -127,26 +127,35 @@ _OUTPUT_CAPTIONS = {
 # Colours
 
 
-# (256, 4) uint8 RGBA lookup tables for the heat maps: orange - white -
-# blue for signed values, white - class colour for class probabilities.
-DIVERGING_LUT = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
-                                                      alpha=True)
+def _qt_order(lut: np.ndarray) -> np.ndarray:
+    """(n, 3) RGB rows as (n, 4) pixels in the byte order of QImage's
+    Format_RGB32 (B, G, R, 255), which Qt copies and draws without
+    converting."""
+    table = np.full((len(lut), 4), 255, np.uint8)
+    table[:, 2::-1] = np.asarray(lut)[:, :3]
+    return table
+
+
+# (256, 4) lookup tables for the heat maps: orange - white - blue for
+# signed values, white - class colour for class probabilities.
+DIVERGING_LUT = _qt_order(colors.diverging_map().getLookupTable(
+    0.0, 1.0, 256, alpha=False))
 CLASS_LUTS = tuple(
-    pg.ColorMap([0.0, 1.0], [NEUTRAL, QColor(color)]).getLookupTable(
-        0.0, 1.0, 256, alpha=True)
+    _qt_order(pg.ColorMap([0.0, 1.0], [NEUTRAL, QColor(color)])
+              .getLookupTable(0.0, 1.0, 256, alpha=False))
     for color in colors.CLASS_COLORS
 )
 
 
 def colorize(values: np.ndarray, low: float, high: float,
              lut: np.ndarray) -> np.ndarray:
-    """RGBA pixels of value grids, ready for QImage.
+    """Pixels of value grids, ready for a Format_RGB32 QImage.
 
     Parameters
     ----------
     values : (..., r, r) array, row 0 at the bottom of the plane.
     low, high : the values mapped to the ends of ``lut``.
-    lut : (n, 4) uint8 lookup table, n <= 256.
+    lut : (n, 4) uint8 lookup table in Qt's byte order, n <= 256.
 
     Returns
     -------
@@ -188,7 +197,7 @@ def value_range(kind: str, values: np.ndarray) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=64)
 def feature_pixels(name: str, resolution: int, domain: float) -> np.ndarray:
-    """(r, r, 4) RGBA heat map of input feature ``name`` over the plane.
+    """(r, r, 4) heat map pixels of input feature ``name`` over the plane.
 
     Computed once per feature and resolution: it never changes.
     """
@@ -416,18 +425,19 @@ class NodeItem(QGraphicsRectItem):
         self._map_size = 0
 
     def set_pixels(self, pixels: np.ndarray):
-        """Show ``pixels``, a C-contiguous (r, r, 4) uint8 RGBA array."""
+        """Show ``pixels``, a C-contiguous (r, r, 4) uint8 array from
+        ``colorize``."""
         rows, columns = pixels.shape[:2]
         self._pixels = pixels  # QImage does not own or copy the buffer
         self._image = QImage(pixels.data, columns, rows, 4 * columns,
-                             QImage.Format.Format_RGBA8888)
+                             QImage.Format.Format_RGB32)
         if columns != self._map_size:
             self._map_size = columns
             self._map.setTransform(QTransform.fromScale(
                 NODE_SIZE / columns, NODE_SIZE / rows))
             self._map.setPos(_NODE_RECT.topLeft())
+            self.setBrush(Qt.BrushStyle.NoBrush)  # the frame shows the map
         self._map.setPixmap(QPixmap.fromImage(self._image))
-        self.setBrush(Qt.BrushStyle.NoBrush)  # the frame's inside shows it
 
     def image(self) -> QImage | None:
         return self._image

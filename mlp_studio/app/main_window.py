@@ -17,10 +17,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import (
     QByteArray,
+    QCoreApplication,
     QEvent,
     QSettings,
     Qt,
-    QTimer,
     Signal,
     qVersion,
 )
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
 WISH_RESOLUTION = 80  # the wish field, recomputed every frame
 SETTINGS_VERSION = 1
-MAX_FPS = 34  # frames a second while training: smooth, and cheap enough
+MAX_FPS = 31  # frames a second while training: smooth, and cheap enough
 DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
 
 
@@ -168,13 +168,6 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._show_points()
         self.trainer = Trainer(run, max_fps=MAX_FPS)
-        self._awaiting_paint: set = set()
-        self._hold_timer = QTimer(self)
-        self._hold_timer.setSingleShot(True)
-        self._hold_timer.setInterval(40)
-        self._hold_timer.timeout.connect(self._release_trainer)
-        for view in (self.diagram, self.decision, self.curve):
-            view.viewport().installEventFilter(self)
         self.trainer.snapshot_ready.connect(self._take_snapshot)
         self.trainer.running_changed.connect(self._running_changed)
         self.trainer.failed.connect(self._show_failure)
@@ -719,45 +712,35 @@ class MainWindow(QMainWindow):
         snapshot = self.trainer.take_snapshot()
         if snapshot is None:
             return
-        # Draw the frame now, with the trainer held: taking turns costs
-        # both far less than fighting over Python's interpreter lock.
-        # While training runs at full speed, the trainer waits until the
-        # frame is painted: taking turns costs both far less than fighting
-        # over Python's interpreter lock, which each would hold half the
-        # time. A timer lets it go if a view has nothing to repaint.
+        # Python runs one thread at a time. The plots paint in Python
+        # (pyqtgraph), so they are painted here and now, with the trainer
+        # held: taking turns costs both far less than fighting over the
+        # interpreter lock. The diagram paints later, from the event loop,
+        # in Qt's own code, which needs no lock: it draws while the
+        # trainer trains.
         held = self.trainer.hold()
         try:
             changed = self.show_snapshot(snapshot)
-        except BaseException:
+            if held:
+                for view in changed:
+                    if view is not self.diagram:
+                        # The scene's own deferred redraw first, so that the
+                        # repaint leaves nothing for the event loop to do.
+                        QCoreApplication.sendPostedEvents(
+                            view.scene(), QEvent.Type.MetaCall)
+        finally:
             self.trainer.release()
-            raise
-        if held:
-            self._awaiting_paint = set(changed)
-            self._hold_timer.start()
-
-    def eventFilter(self, watched, event):
-        if event.type() == QEvent.Type.Paint and self._awaiting_paint:
-            self._awaiting_paint.discard(watched)
-            if not self._awaiting_paint:
-                # After this paint event has been handled:
-                QTimer.singleShot(0, self._release_trainer)
-        return False
-
-    def _release_trainer(self):
-        self._awaiting_paint.clear()
-        self._hold_timer.stop()
-        self.trainer.release()
 
     def show_snapshot(self, snapshot: Snapshot) -> list:
-        """Draw a snapshot; returns the viewports that will repaint."""
+        """Draw a snapshot; returns the views that will repaint."""
         self.snapshot = snapshot
         self.diagram.set_draft(snapshot.running
                                and SPEEDS[self.speed.value()] is None)
         self.diagram.show_snapshot(snapshot)
         self.decision.show_snapshot(snapshot)
-        changed = [self.diagram.viewport(), self.decision.viewport()]
+        changed = [self.diagram, self.decision]
         if self.curve.show_history(snapshot.history, snapshot.task):
-            changed.append(self.curve.viewport())
+            changed.append(self.curve)
         self._update_status(snapshot)
         if self._selected is not None:
             self._inspect(snapshot)

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem
 
 from mlp_studio.core.features import FeatureMap
 from mlp_studio.core.training import Snapshot, plane_grid
@@ -46,9 +46,17 @@ class DecisionPlot(pg.PlotWidget):
             plot.getAxis(axis).setPen(colors.INK)
             plot.getAxis(axis).setTextPen(colors.INK)
 
-        self.image = pg.ImageItem(axisOrder="row-major")
+        # The picture is a plain Qt item, not a pyqtgraph ImageItem: Qt
+        # paints it without calling back into Python, and from a pixmap
+        # in the screen's own format, about four times faster than an
+        # indexed image. Both matter while training runs (see MainWindow).
+        self.image = QGraphicsPixmapItem()
+        self.image.setTransformationMode(
+            Qt.TransformationMode.SmoothTransformation)
+        self.image.setShapeMode(
+            QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.image.setZValue(-10)
-        plot.addItem(self.image)
+        plot.addItem(self.image, ignoreBounds=True)
         self.lines = pg.PlotDataItem(
             pen=pg.mkPen("#555555", width=1.2, style=Qt.PenStyle.DashLine),
             connect="finite")
@@ -97,7 +105,7 @@ class DecisionPlot(pg.PlotWidget):
         self.show_test = True
         self.show_lines = False
         self.force_lines = False
-        self._lut = colors.diverging_lut()
+        self._lut = _bgra(colors.diverging_lut())
         self._class_rgb = colors.pastel(colors.class_rgb())
         self._strong_rgb = colors.class_rgb()
         self._snapshot: Snapshot | None = None
@@ -245,18 +253,32 @@ class DecisionPlot(pg.PlotWidget):
         self._set_image(values, levels=levels, lut=self._lut)
 
     def _set_image(self, values, levels, lut):
-        if values.dtype.kind == "f":
+        """Show (res, res) values through ``lut`` (levels map to its ends),
+        or with ``lut`` None, a (res, res, 3) RGB picture."""
+        if lut is None:
+            pixels = np.empty(values.shape[:2] + (4,), np.uint8)
+            pixels[..., 2::-1] = values  # RGB into Qt's B, G, R order
+            pixels[..., 3] = 255
+        else:
+            low, high = levels
+            scaled = np.subtract(values, low, dtype=np.float32)
+            scaled *= (len(lut) - 1) / (high - low)
             # A diverging run may hand out inf and NaN: show them as the
             # ends and the middle of the map.
-            low, high = levels
-            values = np.clip(np.nan_to_num(values, nan=(low + high) / 2,
-                                           posinf=high, neginf=low),
-                             low, high)
-        self.image.setImage(values, levels=levels, lut=lut, autoLevels=False)
-        # The rectangle maps pixels to the plane, so it follows the image
-        # size: set it after the image.
+            np.nan_to_num(scaled, copy=False, nan=(len(lut) - 1) / 2,
+                          posinf=len(lut) - 1, neginf=0.0)
+            np.clip(scaled, 0, len(lut) - 1, out=scaled)
+            pixels = lut[scaled.astype(np.uint8)]
+        rows, columns = pixels.shape[:2]
+        image = QImage(pixels.data, columns, rows, 4 * columns,
+                       QImage.Format.Format_RGB32)
+        self.image.setPixmap(QPixmap.fromImage(image))  # a copy
+        # Pixel (column, row) covers its cell of the plane; row 0 is the
+        # bottom, where the plot's y axis starts.
         domain = self._domain
-        self.image.setRect(-domain, -domain, 2 * domain, 2 * domain)
+        self.image.setTransform(
+            QTransform.fromTranslate(-domain, -domain).scale(
+                2 * domain / columns, 2 * domain / rows))
 
     def _class_image(self, probs):
         """(res, res, k) probabilities to an RGB picture."""
@@ -482,6 +504,15 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
         self.hovered.emit(text.replace("\n", ", "))
+
+
+def _bgra(lut):
+    """A (n, 3) RGB look-up table as (n, 4) pixels in Qt's 32-bit
+    order."""
+    table = np.empty((len(lut), 4), np.uint8)
+    table[:, 2::-1] = lut
+    table[:, 3] = 255
+    return table
 
 
 def _cache(*items):

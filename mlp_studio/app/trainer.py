@@ -87,6 +87,7 @@ class Trainer(QThread):
         self._grids = True
         self._dirty = True
         self._last_emit = 0.0
+        self._next_frame = 0.0
         self._next_due = 0.0
         # Handshake with the window while it draws (see ``hold``).
         self._hold = threading.Event()
@@ -306,14 +307,21 @@ class Trainer(QThread):
             return
         now = time.perf_counter()
         if self._running:
-            # While the window has not taken the last snapshot, replace it
-            # only now and then: it stays fresh, and little work is lost.
-            wait = self._min_interval if self._mailbox.empty else _STALE
-            if now - self._last_emit < wait:
+            if not self._mailbox.empty:
+                # The window has not taken the last one: replace it only
+                # now and then, so it stays fresh and little work is lost.
+                if now - self._last_emit < _STALE:
+                    return
+            elif now < self._next_frame:
                 return
         snapshot = self._run.snapshot(grids=self._grids, running=self._running)
         self._dirty = False
         self._last_emit = now
+        # Frames keep to a beat of max_fps, without drifting: a frame a
+        # little late leaves the next one's time as it was.
+        interval = self._min_interval
+        self._next_frame = max(self._next_frame + interval,
+                               now + 0.5 * interval)
         if self._mailbox.put(snapshot):
             self.snapshot_ready.emit()
 

@@ -198,6 +198,7 @@ class _ForwardPass:
         self.inputs = np.ones((sizes[0] + 1, n), dtype)
         self.inputs_top = self.inputs[:-1]
         self.logits = np.empty((sizes[-1], n), dtype)
+        self.hidden = []  # each hidden layer's (units, n) output
         ops = []
         below = self.inputs
         for layer, act in enumerate(net.activations):
@@ -207,16 +208,20 @@ class _ForwardPass:
             aux = np.empty((units, n), dtype) if act.needs_aux else None
             ops.append((blocks[layer].dot, (below, z)))
             ops += act.forward_ops(z, a_aug[:-1], aux)
+            self.hidden.append(a_aug[:-1])
             below = a_aug
         ops.append((blocks[-1].dot, (below, self.logits)))
         self.calls = [partial(function, *args) for function, args in ops]
 
-    def run(self, X, logits):
-        """Logits (outputs, n) into ``logits`` for the rows of X (n, in)."""
+    def run(self, X, logits=None):
+        """The forward pass for the rows of X (n, in), leaving every
+        layer's output in ``hidden`` and ``logits``; these are copied into
+        ``logits`` (outputs, n) unless it is None."""
         np.copyto(self.inputs_top, X.T)
         for call in self.calls:
             call()
-        np.copyto(logits, self.logits)
+        if logits is not None:
+            np.copyto(logits, self.logits)
 
 
 class _Epoch:
@@ -620,7 +625,7 @@ class MLP:
         (n,) probabilities of class 1 for a binary task, (n, classes)
         probabilities for a multiclass task, (n,) values for regression.
         """
-        X = self._check_inputs(X)
+        X = self._check_inputs(X, dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             # Weights beyond float32's range (a run about to diverge)
             # give inf and NaN predictions rather than an error.
@@ -970,9 +975,17 @@ class MLP:
     def layer_outputs(self, X, dtype=np.float64) -> list[np.ndarray]:
         """Every layer's output for the rows of ``X``: one (n, units) array
         per hidden layer, then the head's (n, outputs) predictions."""
-        X = self._check_inputs(X)
-        return forward_layers(self.unflatten(self._theta), self.activations,
-                              self.task, X, dtype)
+        X = self._check_inputs(X, dtype)
+        if not len(X):
+            return forward_layers(self.unflatten(self._theta),
+                                  self.activations, self.task, X, dtype)
+        forward = self._forward_pass(len(X), np.dtype(dtype))
+        np.copyto(forward.weights, self._theta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            forward.run(X)
+            outputs = [layer.T.copy() for layer in forward.hidden]
+            outputs.append(self._head_output(forward.logits.T.copy()))
+        return [out if out.ndim == 2 else out[:, None] for out in outputs]
 
     def _program(self, n) -> _Program:
         program = self._programs.get(n)
@@ -1098,8 +1111,12 @@ class MLP:
     # ------------------------------------------------------------------
     # Validation
 
-    def _check_inputs(self, X):
-        X = np.asarray(X, dtype=np.float64)
+    def _check_inputs(self, X, dtype=np.float64):
+        """X as an (n, inputs) float array; float32 stays float32 when that
+        is the ``dtype`` the caller computes in."""
+        X = np.asarray(X)
+        if X.dtype != dtype:
+            X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.inputs:
             raise ValueError(
                 f"X must have shape (n, {self.inputs}), got {X.shape}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -164,7 +165,6 @@ class Snapshot:
     task: str
     n_classes: int
     params: tuple  # ((W (fan_in, fan_out), b (fan_out,)), ...) per layer
-    gradients: tuple  # same layout: gradient over the training set
     updates: int
     epochs: int
     epoch_progress: float
@@ -185,6 +185,31 @@ class Snapshot:
     running: bool = False
     message: str = ""
     extras: dict = field(default_factory=dict)
+
+    @cached_property
+    def gradients(self) -> tuple:
+        """The gradient of the training objective (the data loss plus the
+        penalty) at ``params``, in their layout; () without training
+        points.
+
+        Computed when first asked for, and then kept: the window asks only
+        when a weight is pointed at, and the trainer has better things to
+        do with each frame's time.
+        """
+        train, settings = self.train, self.model_settings
+        if train is None or not len(train) or settings is None:
+            return ()
+        training = self.training or TrainSettings()
+        model = MLP(len(self.feature_names), self.sizes[1:-1],
+                    self.sizes[-1], list(self.activations), self.task,
+                    regularization=training.regularization,
+                    reg_rate=training.reg_rate)
+        model.set_params([(np.asarray(w), np.asarray(b))
+                          for w, b in self.params])
+        X = FeatureMap(self.feature_names).transform(train.X)
+        with np.errstate(all="ignore"):  # a run about to diverge
+            grads = model.gradients(X, train.y)
+        return tuple((_frozen(w), _frozen(b)) for w, b in grads)
 
 
 def plane_grid(resolution: int, domain: float = DOMAIN) -> np.ndarray:
@@ -416,10 +441,6 @@ class TrainingRun:
         self._serial += 1
         model = self.model
         params = tuple((_frozen(w), _frozen(b)) for w, b in model.params())
-        grads = tuple(
-            (_frozen(w), _frozen(b))
-            for w, b in model.gradients(self.X_train, self.train.y)
-        )
         train_loss, test_loss, train_acc, test_acc = self.metrics()
         path, path_updates = self.trajectory.view()
         output = _frozen(self.output_grid()) if grids else None
@@ -432,7 +453,6 @@ class TrainingRun:
             task=model.task,
             n_classes=self.dataset.n_classes,
             params=params,
-            gradients=grads,
             updates=model.updates,
             epochs=model.epochs,
             epoch_progress=model.epoch_progress,
