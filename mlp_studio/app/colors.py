@@ -42,3 +42,45 @@ def diverging_lut(amount: float = 0.3, size: int = 256) -> np.ndarray:
     """(size, 3) uint8 look-up table of the diverging map, lightened."""
     table = diverging_map().getLookupTable(0.0, 1.0, size, alpha=False)
     return pastel(table.astype(float), amount).astype(np.uint8)
+
+
+def qt_order(lut: np.ndarray) -> np.ndarray:
+    """(n, 3) RGB rows as (n, 4) uint8 pixels in the byte order of
+    QImage's Format_RGB32 (B, G, R, 255), which Qt copies and draws
+    without converting."""
+    table = np.full((len(lut), 4), 255, np.uint8)
+    table[:, 2::-1] = np.asarray(lut)[:, :3]
+    return table
+
+
+def colorize(values: np.ndarray, low: float, high: float, lut: np.ndarray,
+             top_down: bool = True) -> np.ndarray:
+    """Pixels of value grids, ready for a Format_RGB32 QImage.
+
+    Parameters
+    ----------
+    values : (..., r, c) array, row 0 at the bottom of the plane.
+    low, high : the values mapped to the ends of ``lut``; beyond them,
+        infinities and NaN take an end of the table.
+    lut : (n, 4) uint8 look-up table from ``qt_order``, n <= 256.
+    top_down : put row 0 of the result at the top of the plane, as
+        images run; else keep the rows as they are.
+
+    Returns
+    -------
+    (..., r, c, 4) C-contiguous uint8 array.
+    """
+    top = len(lut) - 1
+    scale = top / max(high - low, 1e-12)
+    index = np.asarray(values, dtype=np.float32) * np.float32(scale)
+    index -= np.float32(low * scale)
+    # fmax and fmin, unlike clip, also send NaN to an end of the table.
+    np.fmax(index, 0, out=index)
+    np.fmin(index, top, out=index)
+    if top_down:
+        index = index[..., ::-1, :]
+    # One 32-bit word per colour: a gather of words is several times
+    # faster than a gather of (n, 4) rows.
+    words = np.ascontiguousarray(lut, dtype=np.uint8).view(np.uint32)[:, 0]
+    pixels = words.take(index.astype(np.uint8))
+    return pixels.view(np.uint8).reshape(*pixels.shape, 4)

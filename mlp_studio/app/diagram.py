@@ -127,53 +127,15 @@ _OUTPUT_CAPTIONS = {
 # Colours
 
 
-def _qt_order(lut: np.ndarray) -> np.ndarray:
-    """(n, 3) RGB rows as (n, 4) pixels in the byte order of QImage's
-    Format_RGB32 (B, G, R, 255), which Qt copies and draws without
-    converting."""
-    table = np.full((len(lut), 4), 255, np.uint8)
-    table[:, 2::-1] = np.asarray(lut)[:, :3]
-    return table
-
-
 # (256, 4) lookup tables for the heat maps: orange - white - blue for
 # signed values, white - class colour for class probabilities.
-DIVERGING_LUT = _qt_order(colors.diverging_map().getLookupTable(
+DIVERGING_LUT = colors.qt_order(colors.diverging_map().getLookupTable(
     0.0, 1.0, 256, alpha=False))
 CLASS_LUTS = tuple(
-    _qt_order(pg.ColorMap([0.0, 1.0], [NEUTRAL, QColor(color)])
+    colors.qt_order(pg.ColorMap([0.0, 1.0], [NEUTRAL, QColor(color)])
               .getLookupTable(0.0, 1.0, 256, alpha=False))
     for color in colors.CLASS_COLORS
 )
-
-
-def colorize(values: np.ndarray, low: float, high: float,
-             lut: np.ndarray) -> np.ndarray:
-    """Pixels of value grids, ready for a Format_RGB32 QImage.
-
-    Parameters
-    ----------
-    values : (..., r, r) array, row 0 at the bottom of the plane.
-    low, high : the values mapped to the ends of ``lut``.
-    lut : (n, 4) uint8 lookup table in Qt's byte order, n <= 256.
-
-    Returns
-    -------
-    (..., r, r, 4) C-contiguous uint8 array, row 0 at the top.
-    """
-    top = len(lut) - 1
-    scale = top / max(high - low, 1e-12)
-    index = np.asarray(values, dtype=np.float32) * np.float32(scale)
-    index -= np.float32(low * scale)
-    # fmax and fmin, unlike clip, also send NaN to an end of the table.
-    np.fmax(index, 0, out=index)
-    np.fmin(index, top, out=index)
-    # One 32-bit word per colour: a gather of words is several times
-    # faster than a gather of (n, 4) rows. Image rows run top down; the
-    # plane's rows run bottom up.
-    words = np.ascontiguousarray(lut, dtype=np.uint8).view(np.uint32)[:, 0]
-    pixels = words.take(index[..., ::-1, :].astype(np.uint8))
-    return pixels.view(np.uint8).reshape(*pixels.shape, 4)
 
 
 def value_range(kind: str, values: np.ndarray) -> tuple[float, float]:
@@ -205,7 +167,7 @@ def feature_pixels(name: str, resolution: int, domain: float) -> np.ndarray:
     values = FeatureMap([name]).transform(points)[:, 0]
     values = values.reshape(resolution, resolution)
     low, high = value_range("feature", values)
-    pixels = colorize(values, low, high, DIVERGING_LUT)
+    pixels = colors.colorize(values, low, high, DIVERGING_LUT)
     pixels.setflags(write=False)
     return pixels
 
@@ -426,7 +388,7 @@ class NodeItem(QGraphicsRectItem):
 
     def set_pixels(self, pixels: np.ndarray):
         """Show ``pixels``, a C-contiguous (r, r, 4) uint8 array from
-        ``colorize``."""
+        ``colors.colorize``."""
         rows, columns = pixels.shape[:2]
         self._pixels = pixels  # QImage does not own or copy the buffer
         self._image = QImage(pixels.data, columns, rows, 4 * columns,
@@ -1202,10 +1164,10 @@ class NetworkDiagram(QGraphicsView):
             if kind == "multiclass":
                 for unit, node in enumerate(nodes):
                     lut = CLASS_LUTS[unit % len(CLASS_LUTS)]
-                    node.set_pixels(colorize(values[unit], 0.0, 1.0, lut))
+                    node.set_pixels(colors.colorize(values[unit], 0.0, 1.0, lut))
                 continue
             low, high = value_range(kind, values)
-            pixels = colorize(values, low, high, DIVERGING_LUT)
+            pixels = colors.colorize(values, low, high, DIVERGING_LUT)
             for node, unit_pixels in zip(nodes, pixels):
                 node.set_pixels(unit_pixels)
 

@@ -105,7 +105,7 @@ class DecisionPlot(pg.PlotWidget):
         self.show_test = True
         self.show_lines = False
         self.force_lines = False
-        self._lut = _bgra(colors.diverging_lut())
+        self._lut = colors.qt_order(colors.diverging_lut())
         self._class_rgb = colors.pastel(colors.class_rgb())
         self._strong_rgb = colors.class_rgb()
         self._snapshot: Snapshot | None = None
@@ -260,15 +260,7 @@ class DecisionPlot(pg.PlotWidget):
             pixels[..., 2::-1] = values  # RGB into Qt's B, G, R order
             pixels[..., 3] = 255
         else:
-            low, high = levels
-            scaled = np.subtract(values, low, dtype=np.float32)
-            scaled *= (len(lut) - 1) / (high - low)
-            # A diverging run may hand out inf and NaN: show them as the
-            # ends and the middle of the map.
-            np.nan_to_num(scaled, copy=False, nan=(len(lut) - 1) / 2,
-                          posinf=len(lut) - 1, neginf=0.0)
-            np.clip(scaled, 0, len(lut) - 1, out=scaled)
-            pixels = lut[scaled.astype(np.uint8)]
+            pixels = colors.colorize(values, *levels, lut, top_down=False)
         rows, columns = pixels.shape[:2]
         image = QImage(pixels.data, columns, rows, 4 * columns,
                        QImage.Format.Format_RGB32)
@@ -504,15 +496,6 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
         self.hovered.emit(text.replace("\n", ", "))
-
-
-def _bgra(lut):
-    """A (n, 3) RGB look-up table as (n, 4) pixels in Qt's 32-bit
-    order."""
-    table = np.empty((len(lut), 4), np.uint8)
-    table[:, 2::-1] = lut
-    table[:, 3] = 255
-    return table
 
 
 def _cache(*items):
