@@ -92,17 +92,18 @@ def _data(spec: Workload):
     return data.X, data.y
 
 
-def _model(spec: Workload) -> MLP:
-    return MLP(2, spec.hidden, 1, spec.activation, "binary", seed=0)
+def _model(spec: Workload, dtype=np.float64) -> MLP:
+    return MLP(2, spec.hidden, 1, spec.activation, "binary", seed=0,
+               dtype=dtype)
 
 
 def _batches(spec: Workload) -> int:
     return -(-spec.n // spec.batch)
 
 
-def engine_epoch(spec: Workload) -> Runner:
+def engine_epoch(spec: Workload, dtype=np.float64) -> Runner:
     """``train_epoch``: the engine's own shuffled mini-batch loop."""
-    model = _model(spec)
+    model = _model(spec, dtype)
     X, y = _data(spec)
 
     def run():
@@ -275,8 +276,16 @@ def _groups(torch, torch_dtype, MLPClassifier):
         runners = {"engine": engine_epoch(spec)}
         t = with_torch(runners, "torch",
                        lambda s=spec: torch_epoch(torch, s, torch_dtype))
-        add(runners, [Row(spec.key, f"{spec.label}, {what}, train_epoch",
-                          "engine", t, "rate", target)])
+        rows = [Row(spec.key, f"{spec.label}, {what}, train_epoch",
+                    "engine", t, "rate", target)]
+        if spec is W4:
+            # Wide layers are bound by the arithmetic of their products:
+            # the engine's float32 mode halves it.
+            runners["engine float32"] = engine_epoch(spec, np.float32)
+            rows.append(Row(spec.key, f"{spec.label}, {what}, train_epoch, "
+                            "MLP(dtype=float32)", "engine float32", t,
+                            "rate", target))
+        add(runners, rows)
         if spec is W1:
             runners = {"epoch": engine_epoch(W2), "step": engine_step(W2)}
             t = with_torch(runners, "torch",

@@ -361,3 +361,54 @@ def test_a_snapshot_gives_the_run_s_gradient_when_asked(dataset,
         np.testing.assert_allclose(w, w_expected, rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(b, b_expected, rtol=1e-12, atol=1e-15)
         assert not w.flags.writeable
+
+
+# ----------------------------------------------------------------------
+# Training in float32
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("task, outputs, dataset", [
+    ("binary", 1, "xor"), ("multiclass", 4, "blobs"),
+    ("regression", 1, "multi-gauss")])
+def test_float32_training_follows_float64(optimizer, task, outputs, dataset):
+    kwargs = {"classes": 4} if dataset == "blobs" else {}
+    data = make_dataset(dataset, 300, 0.1, seed=1, **kwargs)
+
+    def model(dtype):
+        return MLP(2, [16, 16], outputs, ["relu", "tanh"], task, seed=3,
+                   optimizer=optimizer, regularization="l2", reg_rate=1e-3,
+                   dtype=dtype)
+
+    single, double = model("float32"), model(np.float64)
+    assert single.flat_params().dtype == np.float32
+    losses = []
+    for _ in range(5):
+        losses.append((single.train_epoch(data.X, data.y, 0.01, 16),
+                       double.train_epoch(data.X, data.y, 0.01, 16)))
+    # Five epochs apart only by float32's rounding.
+    np.testing.assert_allclose(*zip(*losses), rtol=1e-3)
+    np.testing.assert_allclose(single.flat_params(), double.flat_params(),
+                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(single.predict(data.X), double.predict(data.X),
+                               rtol=1e-3, atol=1e-4)
+    for (w32, b32), (w64, b64) in zip(single.gradients(data.X, data.y),
+                                      double.gradients(data.X, data.y)):
+        np.testing.assert_allclose(w32, w64, rtol=1e-2, atol=1e-4)
+        np.testing.assert_allclose(b32, b64, rtol=1e-2, atol=1e-4)
+
+
+def test_float32_training_is_reproducible_and_reaches_the_same_quality():
+    data = make_dataset("xor", 500, 0.0, seed=0)
+    first = MLP(2, [8, 8], 1, "tanh", "binary", seed=0, dtype="float32")
+    second = MLP(2, [8, 8], 1, "tanh", "binary", seed=0, dtype="float32")
+    assert train(first, data, lr=0.03, batch=10, epochs=50, target=0.97)
+    for _ in range(first.epochs):
+        second.train_epoch(data.X, data.y, 0.03, 10)
+    assert np.array_equal(first.flat_params(), second.flat_params())
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "nonsense", object])
+def test_a_dtype_other_than_float32_or_float64_is_refused(dtype):
+    with pytest.raises(ValueError, match="dtype must be float64 or float32"):
+        MLP(2, [4], 1, dtype=dtype)

@@ -25,14 +25,15 @@ _SHARED: dict[tuple, np.ndarray] = {}
 
 
 def _shared(value, like):
-    """A shared read-only array filled with ``value``, of ``like``'s shape:
+    """A shared read-only array filled with ``value``, of ``like``'s shape
+    and dtype:
     numpy takes an array operand faster than a Python float."""
-    key = (value, like.shape)
+    key = (value, like.shape, like.dtype)
     array = _SHARED.get(key)
     if array is None:
         if len(_SHARED) > 64:
             _SHARED.clear()
-        array = _SHARED[key] = np.full(like.shape, value)
+        array = _SHARED[key] = np.full(like.shape, value, like.dtype)
         array.flags.writeable = False
     return array
 

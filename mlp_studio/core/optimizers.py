@@ -36,7 +36,7 @@ class SGD:
         scale : factor that turns ``grad`` into the true gradient.
         t : 1-based number of this update (for bias correction).
         """
-        np.multiply(grad, _scalar(lr * scale), grad)
+        np.multiply(grad, _scalar(lr * scale, grad.dtype), grad)
         np.subtract(theta, grad, theta)
 
 
@@ -108,17 +108,20 @@ class Adam:
         np.subtract(theta, grad, out=theta)
 
 
-_SCALARS: dict[float, np.ndarray] = {}
+_SCALARS: dict[tuple, np.ndarray] = {}
 
 
-def _scalar(value: float) -> np.ndarray:
-    """``value`` as a 0-d array: numpy multiplies an array by a 0-d array
-    faster than by a Python float, and an update runs this many times."""
-    array = _SCALARS.get(value)
+def _scalar(value: float, dtype) -> np.ndarray:
+    """``value`` as a 0-d array of ``dtype``: numpy multiplies an array by
+    a 0-d array faster than by a Python float, and an update runs this
+    many times. (Of another dtype, it would make numpy compute in the
+    wider of the two.)"""
+    key = (value, dtype)
+    array = _SCALARS.get(key)
     if array is None:
         if len(_SCALARS) > 256:
             _SCALARS.clear()
-        array = _SCALARS[value] = np.array(value)
+        array = _SCALARS[key] = np.array(value, dtype)
     return array
 
 
