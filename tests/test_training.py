@@ -72,6 +72,36 @@ def test_every_optimizer_reduces_the_loss(optimizer, regularization):
     assert model.objective(data.X, data.y) < 0.5 * first
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sgd_follows_its_update_rule_and_regularization_joins_it(dtype, rng):
+    # Plain SGD takes a fused path of its own; with a penalty it takes the
+    # general one. Both must be theta -= lr * gradient of the objective.
+    X = rng.normal(size=(40, 2))
+    y = rng.integers(0, 2, 40)
+    for kind, rate in (("none", 0.0), ("l2", 0.05), ("l1", 0.05)):
+        model = MLP(2, [3], 1, seed=0, regularization=kind, reg_rate=rate,
+                    dtype=dtype)
+        tolerance = 1e-12 if dtype == "float64" else 1e-5
+        for batch in (40, 7):  # one batch; batches of 7 and a tail of 5
+            theta = model.flat_params().astype(np.float64)
+            expected = theta.copy()
+            model.train_updates(X, y, 0.1, batch, count=1)
+            order = model.epoch_state()["order"]
+            rows = order[:batch]
+            expected -= 0.1 * _flat_gradient(model_at(model, theta),
+                                             X[rows], y[rows])
+            np.testing.assert_allclose(model.flat_params(), expected,
+                                       rtol=tolerance, atol=tolerance)
+
+
+def model_at(model, theta):
+    """A float64 twin of ``model`` with parameters ``theta``."""
+    twin = MLP(2, [3], 1, seed=0, regularization=model.regularization,
+               reg_rate=model.reg_rate)
+    twin.set_flat_params(theta)
+    return twin
+
+
 def test_momentum_and_adam_follow_their_update_rules(rng):
     X = rng.normal(size=(5, 2))
     y = rng.integers(0, 2, 5)
