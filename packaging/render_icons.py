@@ -1,4 +1,4 @@
-"""Render ``mlp_studio/resources/icon.svg`` to the PNG icons beside it.
+"""Render ``resources/icons/icon.svg`` to the PNG icons beside it.
 
 Run after changing the SVG (the PNGs are committed, so neither a build nor
 the application needs to render SVG)::
@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "mlp_studio" / "resources"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources" / "icons"
 SIZES = (16, 32, 48, 64, 128, 256)
 
 

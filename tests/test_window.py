@@ -258,3 +258,16 @@ def test_the_decision_picture_is_the_output_over_the_plane(window,
         index = int(grid[row, column] * 255)
         nearest = np.abs(lut[max(index - 1, 0): index + 2] - shown).sum(1)
         assert nearest.min() == 0, (row, column)
+
+
+def test_the_application_icon_comes_from_resources_in_every_size(qapp):
+    from pathlib import Path
+
+    from mlp_studio.app.application import ICON_SIZES, application_icon
+
+    icons = Path(__file__).resolve().parent.parent / "resources" / "icons"
+    assert (icons / "icon.svg").is_file()
+    sizes = {size.width() for size in application_icon().availableSizes()}
+    assert sizes == set(ICON_SIZES)
+    for size in ICON_SIZES:
+        assert (icons / f"icon-{size}.png").is_file()

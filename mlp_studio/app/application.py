@@ -16,7 +16,7 @@ _qt_log = logging.getLogger("qt")
 
 ORGANIZATION = "MLP Studio"
 APPLICATION = "MLP Studio"
-ICON_SIZES = (16, 32, 48, 64, 128, 256)  # mlp_studio/resources/icon-N.png
+ICON_SIZES = (16, 32, 48, 64, 128, 256)  # resources/icons/icon-N.png
 
 
 def ensure_platform(headless: bool) -> None:
