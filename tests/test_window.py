@@ -271,3 +271,33 @@ def test_the_application_icon_comes_from_resources_in_every_size(qapp):
     assert sizes == set(ICON_SIZES)
     for size in ICON_SIZES:
         assert (icons / f"icon-{size}.png").is_file()
+
+
+def test_a_screenshot_closes_without_asking_even_on_a_screen(
+        qapp, tmp_path, monkeypatch):
+    # With a real screen the window asks before discarding a trained run;
+    # a screenshot has nobody to answer and must not ask.
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from mlp_studio.app import application, main_window
+
+    monkeypatch.setattr(main_window, "_headless", lambda: False)
+    asked = []
+
+    def dismiss():  # a safety net: a question left open would hang here
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None:
+            asked.append(dialog.windowTitle())
+            dialog.reject()
+
+    watchdog = QTimer()
+    watchdog.timeout.connect(dismiss)
+    watchdog.start(100)
+    path = tmp_path / "window.png"
+    try:
+        assert application.take_screenshot(str(path), steps=40) == 0
+    finally:
+        watchdog.stop()
+    assert asked == []
+    assert path.stat().st_size > 10_000

@@ -110,6 +110,8 @@ def take_screenshot(path: str, steps: int, timeout: float = 60.0) -> int:
         settings = QSettings(os.path.join(folder, "settings.ini"),
                              QSettings.Format.IniFormat)
         window = MainWindow(settings=settings, restore=False, autosave=False)
+        # Nobody is there to answer "discard the training?" on closing.
+        window.files.ask_before_discarding = False
         window.resize(1600, 960)
         window.show()
         if steps > 0:
