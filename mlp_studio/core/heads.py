@@ -38,6 +38,17 @@ def _shared(value, like):
     return array
 
 
+_SIGNS: dict[np.dtype, np.ndarray] = {}
+
+
+def _signs(dtype):
+    """[1, -1] in ``dtype``: 1 - 2 y for the labels y = 0 and 1."""
+    signs = _SIGNS.get(dtype)
+    if signs is None:
+        signs = _SIGNS[dtype] = np.array([1.0, -1.0], dtype)
+    return signs
+
+
 class Head:
     task = ""
 
@@ -108,13 +119,15 @@ class BinaryHead(Head):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
-        if y.dtype.kind in "iub":
+        if y.dtype.kind in "iu":
             # Every label is 0 or 1 exactly when their bitwise or is: one
             # reduction, where .min() and .max() would take two and more.
-            valid = y.size == 0 or 0 <= np.bitwise_or.reduce(y) <= 1
-        else:
-            valid = bool(((y == 0) | (y == 1)).all())
-        if not valid:
+            if y.size and not 0 <= np.bitwise_or.reduce(y) <= 1:
+                bad = y[(y != 0) & (y != 1)][0].item()
+                raise ValueError(
+                    f"binary labels must be 0 or 1; found {bad!r}")
+            return y  # integers index the sign table in prepare_into
+        if y.dtype.kind != "b" and not ((y == 0) | (y == 1)).all():
             bad = y[(y != 0) & (y != 1)][0].item()
             raise ValueError(f"binary labels must be 0 or 1; found {bad!r}")
         return y.astype(np.float64)
@@ -132,8 +145,11 @@ class BinaryHead(Head):
 
     def prepare_into(self, y, out):
         # 2 (p - y) = tanh(z / 2) + (1 - 2 y): one tanh and one add.
-        np.add(y, y, out[0])
-        np.subtract(_shared(1.0, out), out, out)
+        if y.dtype.kind in "iu":  # checked labels: 0 or 1
+            _signs(out.dtype).take(y, out=out[0])
+        else:
+            np.add(y, y, out[0])
+            np.subtract(_shared(1.0, out), out, out)
 
     def prepared_losses(self, z, target):
         return np.logaddexp(0.0, target[0] * z[0])

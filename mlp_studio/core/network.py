@@ -106,6 +106,7 @@ class _Program:
         self.z_out = np.empty((sizes[-1], n), dtype)
         self.delta_out = np.empty((sizes[-1], n), dtype)
         self.losses = np.empty((1, n), dtype)
+        self.ones = np.ones(n, dtype)
         self.column = np.empty((1, n), dtype)
         self.scratch_out = np.empty((sizes[-1], n), dtype)
 
@@ -842,7 +843,8 @@ class MLP:
         with np.errstate(all="ignore"):  # divergence is reported below
             self._train(program.batch_list, lr, X)
 
-        loss = float(np.add.reduce(program.losses, None)) / n
+        # A dot product with ones: the cheapest sum numpy offers.
+        loss = float(program.losses[0].dot(program.ones)) / n
         if not math.isfinite(loss):
             self._undo(X, loss)
         return loss
