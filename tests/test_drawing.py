@@ -184,7 +184,7 @@ def test_move_drags_a_point_and_undo_puts_it_back(qtbot, window):
 
 def test_a_third_class_switches_the_task(qtbot, window):
     window.empty_canvas()
-    for key, (x, y) in zip("123", [(-3, 0), (3, 0), (0, 3)]):
+    for key, (x, y) in zip("012", [(-3, 0), (3, 0), (0, 3)]):  # classes 0-2
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{key}"))
         click(qtbot, window, x, y)
     assert window.editor.points.task == "multiclass"

@@ -17,8 +17,10 @@ from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QColor,
+    QFont,
     QIcon,
     QKeySequence,
+    QPainter,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -50,9 +52,20 @@ SPRAY_INTERVAL_MS = 40  # a held brush sprays this often
 PICK_PIXELS = 8  # how near (on screen) a point must be to be moved
 
 
-def _swatch(color: str) -> QIcon:
-    pixmap = QPixmap(14, 14)
+def _swatch(color: str, number: int) -> QIcon:
+    """A square of the class colour with the class number on it."""
+    pixmap = QPixmap(20, 20)
     pixmap.fill(QColor(color))
+    painter = QPainter(pixmap)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPixelSize(13)
+    painter.setFont(font)
+    # Dark figures on light colours, white on dark ones.
+    light = QColor(color).lightnessF() > 0.55
+    painter.setPen(QColor(colors.INK) if light else QColor("#ffffff"))
+    painter.drawText(pixmap.rect(), Qt.AlignmentFlag.AlignCenter, str(number))
+    painter.end()
     return QIcon(pixmap)
 
 
@@ -65,7 +78,7 @@ class DrawingPalette(QToolBar):
         super().__init__("Drawing", parent)
         self.setObjectName("drawing_toolbar")
         self.setMovable(False)
-        # Class buttons show their colour beside their number.
+        # The tools are words, the classes numbered swatches.
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
 
         self.tools = QActionGroup(self)
@@ -85,15 +98,18 @@ class DrawingPalette(QToolBar):
             lambda _: self.tool_changed.emit(self.tool()))
         self.addSeparator()
 
+        # Classes are numbered from 0 here as everywhere in the window
+        # (the diagram's outputs, the inspector), and keys 0 to 5 pick
+        # them. The buttons are swatches with the number on them, so that
+        # all six fit beside the tools.
         self.classes = QActionGroup(self)
         self.class_actions = []
         for label in range(MAX_CLASSES):
-            action = QAction(_swatch(colors.CLASS_COLORS[label]),
-                             str(label + 1), self)
+            action = QAction(_swatch(colors.CLASS_COLORS[label], label), "",
+                             self)
             action.setCheckable(True)
-            action.setShortcut(QKeySequence(str(label + 1)))
-            action.setToolTip(f"Draw points of class {label} "
-                              f"({label + 1})")
+            action.setShortcut(QKeySequence(str(label)))
+            action.setToolTip(f"Draw points of class {label} ({label})")
             action.setData(label)
             self.classes.addAction(action)
             self.addAction(action)
