@@ -78,8 +78,9 @@ class DrawingPalette(QToolBar):
         super().__init__("Drawing", parent)
         self.setObjectName("drawing_toolbar")
         self.setMovable(False)
-        # The tools are words, the classes numbered swatches.
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        # The tools are words (a button without an icon shows its text),
+        # the classes numbered swatches.
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
         self.tools = QActionGroup(self)
         self.tools.setExclusionPolicy(

@@ -214,8 +214,11 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.diagram)
         self.splitter.addWidget(self.right)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        # Room given or taken (a dock opening, the window resized) is
+        # shared evenly: the diagram zooms to fit, and the plot keeps room
+        # for the drawing tools above it.
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
 
         inspector_dock = QDockWidget("Point inspector", self)
