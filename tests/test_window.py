@@ -301,3 +301,44 @@ def test_a_screenshot_closes_without_asking_even_on_a_screen(
         watchdog.stop()
     assert asked == []
     assert path.stat().st_size > 10_000
+
+
+def _curve_points(item):
+    path = item.path()
+    return np.array([(path.elementAt(i).x, path.elementAt(i).y)
+                     for i in range(path.elementCount())])
+
+
+def test_the_error_curves_follow_the_history_in_both_scales(window,
+                                                            train_window):
+    snapshot = train_window(window, 600)
+    history = snapshot.history
+    plot = window.curve
+    for item, column in plot.curves:
+        points = _curve_points(item)
+        np.testing.assert_allclose(points[:, 0], history[:, 0])
+        np.testing.assert_allclose(points[:, 1], history[:, column])
+
+    plot.set_log_scale(True)
+    train_loss, _ = plot.curves[0]
+    np.testing.assert_allclose(_curve_points(train_loss)[:, 1],
+                               np.log10(history[:, 1]))
+    accuracy, _ = plot.curves[2]
+    np.testing.assert_allclose(_curve_points(accuracy)[:, 1], history[:, 3])
+
+
+def test_a_long_history_is_thinned_keeping_its_peaks():
+    from mlp_studio.app.plots import MAX_CURVE_POINTS, peak_thinned
+
+    rng = np.random.default_rng(0)
+    epochs = np.arange(1, 100_001, dtype=float)
+    losses = np.exp(-epochs / 30_000) + rng.normal(0, 0.01, len(epochs))
+    losses[[7, 54_321]] = [5.0, -1.0]  # two spikes
+    losses[60_000:60_500] = np.nan  # a stretch with no value
+    x, y = peak_thinned(epochs, losses, MAX_CURVE_POINTS)
+    assert len(x) <= MAX_CURVE_POINTS + 2
+    assert np.nanmax(y) == 5.0 and np.nanmin(y) == -1.0
+    assert np.all(np.diff(x) >= 0) and x[0] == 1.0
+    assert np.isnan(y).any()  # the gap stays a gap
+    short = np.arange(10.0)
+    assert peak_thinned(short, short, MAX_CURVE_POINTS)[1] is short

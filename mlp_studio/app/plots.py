@@ -8,7 +8,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+)
 
 from mlp_studio.core.features import FeatureMap
 from mlp_studio.core.training import Snapshot, plane_grid
@@ -357,6 +361,9 @@ def contour(grid, level, domain):
     return np.concatenate(xs), np.concatenate(ys)
 
 
+MAX_CURVE_POINTS = 2000  # a few per pixel of a wide plot
+
+
 class LossPlot(pg.GraphicsLayoutWidget):
     """Training and test loss against epoch, with accuracy below for
     classification. Hovering shows the epoch and the values there."""
@@ -376,9 +383,7 @@ class LossPlot(pg.GraphicsLayoutWidget):
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.setLabel("left", label)
-            plot.setDownsampling(auto=True, mode="peak")
             plot.getAxis("left").enableAutoSIPrefix(False)
-            plot.setClipToView(True)
             for axis in ("bottom", "left"):
                 plot.getAxis(axis).setPen(colors.INK)
                 plot.getAxis(axis).setTextPen(colors.INK)
@@ -388,16 +393,25 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.accuracy.setYRange(0.0, 1.0, padding=0.05)
         legend = self.loss.addLegend(offset=(-10, 10))
         legend.setLabelTextColor(colors.INK)
-        # One-pixel pens: Qt's raster engine draws wider antialiased
-        # lines several times slower, and the curve redraws with every frame.
-        self.train_curve = self.loss.plot(
-            name="training", pen=pg.mkPen(colors.TRAIN_LOSS, width=1))
-        self.test_curve = self.loss.plot(
-            name="test", pen=pg.mkPen(colors.TEST_LOSS, width=1))
-        self.train_acc = self.accuracy.plot(
-            pen=pg.mkPen(colors.TRAIN_LOSS, width=1))
-        self.test_acc = self.accuracy.plot(
-            pen=pg.mkPen(colors.TEST_LOSS, width=1))
+        # The curves are Qt's own path items, which Qt draws without
+        # calling back into Python, and their paths are thinned to at most
+        # MAX_CURVE_POINTS: they are redrawn with every frame of training.
+        # One-pixel pens: Qt's raster engine draws wider antialiased lines
+        # several times slower.
+        pens = {"training": pg.mkPen(colors.TRAIN_LOSS, width=1),
+                "test": pg.mkPen(colors.TEST_LOSS, width=1)}
+        self.curves = []  # (item, history column)
+        for plot, column, pen in ((self.loss, 1, pens["training"]),
+                                  (self.loss, 2, pens["test"]),
+                                  (self.accuracy, 3, pens["training"]),
+                                  (self.accuracy, 4, pens["test"])):
+            item = QGraphicsPathItem()
+            item.setPen(pen)
+            plot.vb.addItem(item, ignoreBounds=True)
+            self.curves.append((item, column))
+        for name, pen in pens.items():
+            legend.addItem(pg.PlotDataItem(pen=pen), name)
+        self.setAntialiasing(True)  # for the path items, as pyqtgraph's own
 
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#999999"))
         self.cursor.setVisible(False)
@@ -443,16 +457,14 @@ class LossPlot(pg.GraphicsLayoutWidget):
         history = self._history
         epochs = history[:, 0]
         self._fit_ranges(history)
-        for curve, column in ((self.train_curve, 1), (self.test_curve, 2),
-                              (self.train_acc, 3), (self.test_acc, 4)):
+        for item, column in self.curves:
             values = history[:, column]
             if self.log_scale and column <= 2:
-                # Log mode cannot show zero; a perfect fit sits at the floor.
-                values = np.maximum(values, 1e-12)
-            if np.isnan(values).all():
-                curve.setData([], [])
-            else:
-                curve.setData(epochs, values)
+                # The axis shows powers of ten of what the curve holds; a
+                # perfect fit sits at the floor.
+                values = np.log10(np.maximum(values, 1e-12))
+            x, y = peak_thinned(epochs, values, MAX_CURVE_POINTS)
+            item.setPath(pg.arrayToQPath(x, y, connect="finite"))
 
     def _fit_ranges(self, history):
         """Set the axes' ranges in coarse steps, not to the data exactly:
@@ -496,6 +508,26 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
         self.hovered.emit(text.replace("\n", ", "))
+
+
+def peak_thinned(x: np.ndarray, y: np.ndarray, limit: int):
+    """At most about ``limit`` points of the curve (x, y) that keep its
+    peaks: runs of points become their lowest and highest value, at the
+    run's first x. NaN values are skipped; a run of nothing but NaN stays
+    NaN, a gap in the curve."""
+    n = len(x)
+    if n <= limit:
+        return x, y
+    size = -(-n // (limit // 2))  # points per run
+    runs = -(-n // size)
+    padded = np.full(runs * size, np.nan)
+    padded[:n] = y
+    padded = padded.reshape(runs, size)
+    with np.errstate(invalid="ignore"):
+        low, high = np.fmin.reduce(padded, axis=1), np.fmax.reduce(
+            padded, axis=1)
+    starts = x[::size]
+    return np.repeat(starts, 2), np.column_stack([low, high]).ravel()
 
 
 def _cache(*items):
