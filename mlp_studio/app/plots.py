@@ -136,9 +136,9 @@ class DecisionPlot(pg.PlotWidget):
     def show_selection(self, point):
         """Ring the inspected point (None: no point)."""
         if point is None:
-            self.selection.setData([], [])
+            _set_data(self.selection, [], [])
         else:
-            self.selection.setData([point[0]], [point[1]])
+            _set_data(self.selection, [point[0]], [point[1]])
 
     def show_moves(self, feet=None, shifts=None, towards=None):
         """Arrows from each boundary foot along the way one step moves it,
@@ -148,19 +148,19 @@ class DecisionPlot(pg.PlotWidget):
             plot.removeItem(head)
         self.heads = []
         if feet is None:
-            self.shafts.setData([], [])
+            _set_data(self.shafts, [], [])
             return
         valid = np.isfinite(feet).all(axis=1) & np.isfinite(shifts).all(axis=1)
         lengths = np.hypot(*shifts[valid].T) if valid.any() else np.zeros(0)
         if not len(lengths) or lengths.max() <= 0:
-            self.shafts.setData([], [])
+            _set_data(self.shafts, [], [])
             return
         scale = 1.2 / lengths.max()
         starts = feet[valid]
         ends = starts + scaled(shifts[valid], scale, minimum=0.15)
         pairs = np.empty((2 * len(starts), 2))
         pairs[0::2], pairs[1::2] = starts, ends
-        self.shafts.setData(pairs[:, 0], pairs[:, 1])
+        _set_data(self.shafts, pairs[:, 0], pairs[:, 1])
         for end, start, toward in zip(ends, starts, towards[valid]):
             angle = np.degrees(np.arctan2(end[1] - start[1],
                                           end[0] - start[0]))
@@ -177,9 +177,9 @@ class DecisionPlot(pg.PlotWidget):
         earlier one (``ghost``): the ``level`` contour of each."""
         for item, grid in ((self.boundary, current), (self.ghost, ghost)):
             if grid is None:
-                item.setData([], [])
+                _set_data(item, [], [])
             else:
-                item.setData(*contour(grid, level, self._domain or 6.0))
+                _set_data(item, *contour(grid, level, self._domain or 6.0))
 
     def show_unit(self, values: np.ndarray | None, vmin=-1.0, vmax=1.0,
                   kind="unit"):
@@ -302,7 +302,7 @@ class DecisionPlot(pg.PlotWidget):
         # perceptron its output, whose line is the decision boundary.
         if not (self.show_lines or self.force_lines) or snapshot is None:
             for item in (self.lines, self.helping, self.hurting):
-                item.setData([], [])
+                _set_data(item, [], [])
             return
         features = snapshot.feature_names
         if self._line_features is None or self._line_features[0] != features:
@@ -324,10 +324,10 @@ class DecisionPlot(pg.PlotWidget):
                      for unit in units]
             pieces = [contour(grid, 0.0, snapshot.domain) for grid in grids]
             if pieces:
-                item.setData(np.concatenate([p[0] for p in pieces]),
-                             np.concatenate([p[1] for p in pieces]))
+                _set_data(item, np.concatenate([p[0] for p in pieces]),
+                          np.concatenate([p[1] for p in pieces]))
             else:
-                item.setData([], [])
+                _set_data(item, [], [])
 
 
 WISH_TOWARDS = "#117733"  # as on the diagram: green towards the point,
@@ -508,6 +508,17 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
         self.hovered.emit(text.replace("\n", ", "))
+
+
+def _set_data(item, x, y):
+    """``item.setData(x, y)``, hiding an item left empty: pyqtgraph would
+    still paint it, in Python, with every frame. An empty item stays as it
+    is."""
+    empty = len(x) == 0
+    if empty and not item.isVisible():
+        return
+    item.setData(x, y)
+    item.setVisible(not empty)
 
 
 def peak_thinned(x: np.ndarray, y: np.ndarray, limit: int):
