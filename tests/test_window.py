@@ -315,30 +315,52 @@ def test_the_error_curves_follow_the_history_in_both_scales(window,
     history = snapshot.history
     plot = window.curve
     for item, column in plot.curves:
+        # A short history: each epoch is a run of its own, drawn as its
+        # lowest and highest value, which are the same.
         points = _curve_points(item)
-        np.testing.assert_allclose(points[:, 0], history[:, 0])
-        np.testing.assert_allclose(points[:, 1], history[:, column])
+        np.testing.assert_allclose(points[::2, 0], history[:, 0])
+        np.testing.assert_allclose(points[::2, 1], history[:, column])
+        np.testing.assert_allclose(points[1::2], points[::2])
 
     plot.set_log_scale(True)
     train_loss, _ = plot.curves[0]
-    np.testing.assert_allclose(_curve_points(train_loss)[:, 1],
+    np.testing.assert_allclose(_curve_points(train_loss)[::2, 1],
                                np.log10(history[:, 1]))
     accuracy, _ = plot.curves[2]
-    np.testing.assert_allclose(_curve_points(accuracy)[:, 1], history[:, 3])
+    np.testing.assert_allclose(_curve_points(accuracy)[::2, 1], history[:, 3])
 
 
-def test_a_long_history_is_thinned_keeping_its_peaks():
-    from mlp_studio.app.plots import MAX_CURVE_POINTS, peak_thinned
+def test_a_growing_history_is_thinned_keeping_its_peaks():
+    from mlp_studio.app.plots import PeakEnvelope
 
     rng = np.random.default_rng(0)
-    epochs = np.arange(1, 100_001, dtype=float)
-    losses = np.exp(-epochs / 30_000) + rng.normal(0, 0.01, len(epochs))
-    losses[[7, 54_321]] = [5.0, -1.0]  # two spikes
-    losses[60_000:60_500] = np.nan  # a stretch with no value
-    x, y = peak_thinned(epochs, losses, MAX_CURVE_POINTS)
-    assert len(x) <= MAX_CURVE_POINTS + 2
-    assert np.nanmax(y) == 5.0 and np.nanmin(y) == -1.0
-    assert np.all(np.diff(x) >= 0) and x[0] == 1.0
-    assert np.isnan(y).any()  # the gap stays a gap
-    short = np.arange(10.0)
-    assert peak_thinned(short, short, MAX_CURVE_POINTS)[1] is short
+    n = 100_000
+    history = np.empty((n, 5))
+    history[:, 0] = np.arange(1, n + 1)
+    history[:, 1:] = np.exp(-history[:, :1] / 30_000) + rng.normal(
+        0, 0.01, (n, 4))
+    history[[7, 54_321], 1] = [5.0, -1.0]  # two spikes
+    history[60_000:62_000, 2] = np.nan  # a stretch with no test loss
+
+    envelope = PeakEnvelope(1000)
+    seen = 0
+    while seen < n:  # frames, each bringing a few new epochs
+        seen = min(n, seen + int(rng.integers(1, 3000)))
+        envelope.update(history[:seen])
+        starts, low, high = envelope.runs(history[:seen])
+        assert len(starts) <= 1000 // 2 + 1
+    assert starts[0] == 1.0 and np.all(np.diff(starts) > 0)
+    assert np.nanmax(high[:, 0]) == 5.0 and np.nanmin(low[:, 0]) == -1.0
+    assert np.isnan(low[:, 1]).any()  # the gap stays a gap
+    # Every complete run holds exactly its rows' extremes.
+    size = envelope.size
+    for run in rng.integers(0, envelope.rows // size, 20):
+        rows = history[run * size: (run + 1) * size, 1:]
+        np.testing.assert_array_equal(low[run], np.fmin.reduce(rows, axis=0))
+        np.testing.assert_array_equal(high[run], np.fmax.reduce(rows, axis=0))
+
+    # Another, shorter history (a new run) starts afresh.
+    envelope.update(history[:10])
+    starts, low, _ = envelope.runs(history[:10])
+    np.testing.assert_array_equal(starts, history[:10, 0])
+    np.testing.assert_array_equal(low, history[:10, 1:])

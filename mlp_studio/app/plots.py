@@ -361,7 +361,7 @@ def contour(grid, level, domain):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-MAX_CURVE_POINTS = 2000  # a few per pixel of a wide plot
+MAX_CURVE_POINTS = 1000  # about two per pixel of a wide plot
 
 
 class LossPlot(pg.GraphicsLayoutWidget):
@@ -422,6 +422,7 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.loss.addItem(self.readout, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self._history = np.empty((0, 5))
+        self._envelope = PeakEnvelope(MAX_CURVE_POINTS)
         self._ranges = None
         self.log_scale = False
         for plot in (self.loss, self.accuracy):
@@ -455,31 +456,32 @@ class LossPlot(pg.GraphicsLayoutWidget):
 
     def _update_curves(self):
         history = self._history
-        epochs = history[:, 0]
-        self._fit_ranges(history)
+        envelope = self._envelope
+        envelope.update(history)
+        x, low, high = envelope.runs(history)
+        self._fit_ranges(x[-1] if len(x) else 0.0, low[:, :2], high[:, :2])
         for item, column in self.curves:
-            values = history[:, column]
+            y = np.column_stack([low[:, column - 1],
+                                 high[:, column - 1]]).ravel()
             if self.log_scale and column <= 2:
                 # The axis shows powers of ten of what the curve holds; a
                 # perfect fit sits at the floor.
-                values = np.log10(np.maximum(values, 1e-12))
-            x, y = peak_thinned(epochs, values, MAX_CURVE_POINTS)
-            item.setPath(pg.arrayToQPath(x, y, connect="finite"))
+                y = np.log10(np.maximum(y, 1e-12))
+            item.setPath(pg.arrayToQPath(np.repeat(x, 2), y,
+                                         connect="finite"))
 
-    def _fit_ranges(self, history):
+    def _fit_ranges(self, last_epoch, low, high):
         """Set the axes' ranges in coarse steps, not to the data exactly:
         an axis whose range is unchanged keeps its cached drawing, which
         saves most of the cost of a frame."""
-        last_epoch = history[-1, 0] if len(history) else 0.0
         x_bound = _nice_ceiling(max(last_epoch, 10.0))
-        losses = history[:, 1:3]
-        finite = losses[np.isfinite(losses)]
+        lows, highs = low[np.isfinite(low)], high[np.isfinite(high)]
         if self.log_scale:
-            low = np.log10(max(finite.min(), 1e-12)) if finite.size else -3
-            high = np.log10(finite.max()) if finite.size else 0
+            low = np.log10(max(lows.min(), 1e-12)) if lows.size else -3
+            high = np.log10(highs.max()) if highs.size else 0
             y_range = (np.floor(low), np.ceil(high + 1e-9))
         else:
-            y_range = (0.0, _nice_ceiling(finite.max() if finite.size else 1))
+            y_range = (0.0, _nice_ceiling(highs.max() if highs.size else 1))
         if (x_bound, y_range) != self._ranges:
             self._ranges = (x_bound, y_range)
             self.loss.setXRange(0.0, x_bound, padding=0.02)
@@ -521,24 +523,72 @@ def _set_data(item, x, y):
     item.setVisible(not empty)
 
 
-def peak_thinned(x: np.ndarray, y: np.ndarray, limit: int):
-    """At most about ``limit`` points of the curve (x, y) that keep its
-    peaks: runs of points become their lowest and highest value, at the
-    run's first x. NaN values are skipped; a run of nothing but NaN stays
-    NaN, a gap in the curve."""
-    n = len(x)
-    if n <= limit:
-        return x, y
-    size = -(-n // (limit // 2))  # points per run
-    runs = -(-n // size)
-    padded = np.full(runs * size, np.nan)
-    padded[:n] = y
-    padded = padded.reshape(runs, size)
-    with np.errstate(invalid="ignore"):
-        low, high = np.fmin.reduce(padded, axis=1), np.fmax.reduce(
-            padded, axis=1)
-    starts = x[::size]
-    return np.repeat(starts, 2), np.column_stack([low, high]).ravel()
+class PeakEnvelope:
+    """The curves of an append-only history, thinned for drawing: each run
+    of ``size`` rows becomes its lowest and highest value of each column,
+    at the run's first epoch, so spikes survive. ``size`` doubles when the
+    runs would pass ``limit // 2``.
+
+    Kept up to date as rows arrive: a frame costs the new rows, not the
+    whole history, which at full speed grows by a thousand rows a second.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.clear()
+
+    def clear(self):
+        self.size = 1
+        self.rows = 0  # rows folded into complete runs
+        self.starts = np.empty(0)  # each run's first epoch
+        self.low = np.empty((0, 4))  # per run, columns 1 to 4
+        self.high = np.empty((0, 4))
+        self._last = None  # the last folded row, to know the history again
+
+    def update(self, history: np.ndarray) -> None:
+        """Fold in the complete runs of ``history`` (n, 5) not seen yet;
+        another history (a new run) starts afresh."""
+        if self.rows and (len(history) < self.rows or not np.array_equal(
+                history[self.rows - 1], self._last, equal_nan=True)):
+            self.clear()
+        complete = len(history) // self.size * self.size
+        if complete <= self.rows:
+            return
+        runs = history[self.rows: complete].reshape(-1, self.size, 5)
+        self.starts = np.concatenate([self.starts, runs[:, 0, 0]])
+        with np.errstate(invalid="ignore"):  # runs of nothing but NaN
+            self.low = np.concatenate(
+                [self.low, np.fmin.reduce(runs[:, :, 1:], axis=1)])
+            self.high = np.concatenate(
+                [self.high, np.fmax.reduce(runs[:, :, 1:], axis=1)])
+        self.rows = complete
+        while len(self.starts) > self.limit // 2:
+            self._coarsen()
+        self._last = history[self.rows - 1].copy() if self.rows else None
+
+    def _coarsen(self):
+        pairs = len(self.starts) // 2
+        if len(self.starts) % 2:  # an odd run out: fold it in again later
+            self.rows -= self.size
+        self.size *= 2
+        self.starts = self.starts[: 2 * pairs: 2]
+        with np.errstate(invalid="ignore"):
+            self.low = np.fmin(self.low[: 2 * pairs: 2],
+                               self.low[1: 2 * pairs: 2])
+            self.high = np.fmax(self.high[: 2 * pairs: 2],
+                                self.high[1: 2 * pairs: 2])
+
+    def runs(self, history: np.ndarray):
+        """(starts, low, high) of every run, the rows not yet in a complete
+        run making one more."""
+        tail = history[self.rows:]
+        if not len(tail):
+            return self.starts, self.low, self.high
+        with np.errstate(invalid="ignore"):
+            low = np.fmin.reduce(tail[:, 1:], axis=0)
+            high = np.fmax.reduce(tail[:, 1:], axis=0)
+        return (np.append(self.starts, tail[0, 0]),
+                np.vstack([self.low, low]), np.vstack([self.high, high]))
 
 
 def _cache(*items):
