@@ -1022,8 +1022,9 @@ class MLP:
     def _train(self, batches, lr, X):
         """Run compiled updates, each followed by an optimizer step.
 
-        ``batches`` holds (ops, n) pairs whose inputs are already loaded.
-        This is the hot loop: it keeps everything in locals, and checks
+        ``batches`` holds (calls, n, fused) triples from
+        ``_Program.batch`` whose inputs are already loaded. This is the
+        hot loop: it keeps everything in locals, and checks
         the weights once, at the end. A weight that turns NaN or infinite
         stays so through every later update (NaN and infinity survive
         products and sums), so one check at the end sees whether any
