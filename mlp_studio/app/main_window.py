@@ -727,8 +727,8 @@ class MainWindow(QMainWindow):
             if held:
                 for view in changed:
                     if view is not self.diagram:
-                        # The scene's own deferred redraw first, so that the
-                        # repaint leaves nothing for the event loop to do.
+                        # The scene's deferred redraw, run now, paints the
+                        # view, and leaves the event loop nothing to do.
                         QCoreApplication.sendPostedEvents(
                             view.scene(), QEvent.Type.MetaCall)
         finally:
