@@ -442,3 +442,16 @@ def test_float32_training_is_reproducible_and_reaches_the_same_quality():
 def test_a_dtype_other_than_float32_or_float64_is_refused(dtype):
     with pytest.raises(ValueError, match="dtype must be float64 or float32"):
         MLP(2, [4], 1, dtype=dtype)
+
+
+def test_training_leaves_numpy_s_error_handling_as_the_caller_set_it():
+    data = make_dataset("plane", 100, 0.0, seed=0)
+    model = MLP(2, [4], 1, "relu", "regression", seed=0)
+    before = np.geterr()
+    with pytest.raises(NonFiniteLossError):  # overflows, silently
+        for _ in range(20):
+            model.train_epoch(data.X * 1e100, data.y, 1.0, 10)
+    model.step(data.X[:10], data.y[:10], 0.01)
+    assert np.geterr() == before
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        np.array([1e308]) * 10.0  # the caller's own settings still hold
