@@ -149,13 +149,13 @@ class DrawingPalette(QToolBar):
         row.addSeparator()
 
         self.destination = QComboBox()
-        self.destination.addItem("by the training share", "ratio")
-        self.destination.addItem("to the training set", "train")
-        self.destination.addItem("to the test set", "test")
+        self.destination.addItem("by training share", "ratio")
+        self.destination.addItem("to training", "train")
+        self.destination.addItem("to test", "test")
         self.destination.setToolTip(
             "Where new points go: drawn at random with the training share, "
             "or all to one set")
-        row.addWidget(QLabel(" new points go "))
+        row.addWidget(QLabel(" new points "))
         row.addWidget(self.destination)
         self.set_task("binary")
 
