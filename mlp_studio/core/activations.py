@@ -36,13 +36,22 @@ def run(ops):
 _SMALL = 4096
 
 
+_CONSTANTS: dict[tuple, np.ndarray] = {}
+
+
 def constant(value, like):
     """``value`` as an operand for elementwise ops on ``like``: an array of
     ``like``'s shape when that is small, else a 0-d array; either way of
-    ``like``'s dtype, so the op computes in it."""
-    if like.size <= _SMALL:
-        return np.full(like.shape, value, like.dtype)
-    return np.array(value, like.dtype)
+    ``like``'s dtype, so the op computes in it. Shared and read-only."""
+    shape = like.shape if like.size <= _SMALL else ()
+    key = (value, shape, like.dtype)
+    array = _CONSTANTS.get(key)
+    if array is None:
+        if len(_CONSTANTS) > 256:
+            _CONSTANTS.clear()  # compiled calls keep their own references
+        array = _CONSTANTS[key] = np.full(shape, value, like.dtype)
+        array.flags.writeable = False
+    return array
 
 
 def sigmoid_ops(z, out):

@@ -21,23 +21,6 @@ MAX_CLASSES = 6
 TASKS = ("binary", "multiclass", "regression")
 
 
-_SHARED: dict[tuple, np.ndarray] = {}
-
-
-def _shared(value, like):
-    """A shared read-only array filled with ``value``, of ``like``'s shape
-    and dtype:
-    numpy takes an array operand faster than a Python float."""
-    key = (value, like.shape, like.dtype)
-    array = _SHARED.get(key)
-    if array is None:
-        if len(_SHARED) > 64:
-            _SHARED.clear()
-        array = _SHARED[key] = np.full(like.shape, value, like.dtype)
-        array.flags.writeable = False
-    return array
-
-
 _SIGNS: dict[np.dtype, np.ndarray] = {}
 
 
@@ -149,14 +132,14 @@ class BinaryHead(Head):
             _signs(out.dtype).take(y, out=out[0])
         else:
             np.add(y, y, out[0])
-            np.subtract(_shared(1.0, out), out, out)
+            np.subtract(constant(1.0, out), out, out)
 
     def prepared_losses(self, z, target):
         return np.logaddexp(0.0, target[0] * z[0])
 
     def prepared_loss_sum(self, z, target, scratch):
         np.multiply(target[0], z[0], scratch)
-        np.logaddexp(_shared(0.0, scratch), scratch, scratch)
+        np.logaddexp(constant(0.0, scratch), scratch, scratch)
         return float(np.add.reduce(scratch))
 
     def delta_ops(self, z, target, out, losses, column, scratch):
