@@ -175,3 +175,23 @@ def test_point_gradients_are_one_row_of_the_batch(rng):
         np.testing.assert_allclose(per_point[layer][1].mean(0), grad_b)
     point_w = point.grads[1][0]
     np.testing.assert_allclose(point_w, per_point[1][0][2])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_epoch_loss_sum_matches_the_point_losses(task, rng):
+    """The epoch's loss, summed in one go from prepared targets, agrees
+    with each point's own loss, out to logits far beyond any overflow."""
+    outputs = 3 if task == "multiclass" else 1
+    head = MLP(2, [], outputs, "tanh", task, seed=0).head
+    n = 300
+    z = rng.normal(0.0, 4.0, (n, outputs))
+    z[:8, 0] = [0.0, -0.0, 40.0, -40.0, 800.0, -800.0, 1e-300, -1e-300]
+    y = (rng.integers(0, outputs, n) if task == "multiclass" else
+         rng.integers(0, 2, n) if task == "binary" else rng.normal(size=n))
+    target = head.prepare(y, outputs)
+    scratch = np.empty((2, n))
+    total = head.prepared_loss_sum(np.ascontiguousarray(z.T), target,
+                                   scratch)
+    expected = head.point_losses(z, y)
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(total, expected.sum(), rtol=1e-12)

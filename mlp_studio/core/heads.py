@@ -76,8 +76,8 @@ class Head:
         raise NotImplementedError
 
     def prepared_loss_sum(self, z, target, scratch):
-        """The sum of ``prepared_losses``; ``scratch`` is an (n,) array the
-        head may use."""
+        """The sum of ``prepared_losses``; ``scratch`` is a (2, n) array
+        the head may use."""
         return float(self.prepared_losses(z, target).sum())
 
     def delta_ops(self, z, target, out, losses, column, scratch):
@@ -138,9 +138,19 @@ class BinaryHead(Head):
         return np.logaddexp(0.0, target[0] * z[0])
 
     def prepared_loss_sum(self, z, target, scratch):
-        np.multiply(target[0], z[0], scratch)
-        np.logaddexp(constant(0.0, scratch), scratch, scratch)
-        return float(np.add.reduce(scratch))
+        # log(1 + e^x) with x = t z, as max(x, 0) + log1p(e^-|x|): what
+        # np.logaddexp computes too, but one element at a time; this way
+        # each step is a vectorized loop, three times as fast on 500
+        # points and more.
+        x, rest = scratch
+        np.multiply(target[0], z[0], x)
+        np.absolute(x, rest)
+        np.negative(rest, rest)
+        np.exp(rest, rest)
+        np.log1p(rest, rest)
+        np.maximum(x, constant(0.0, x, True), out=x)
+        np.add(x, rest, x)
+        return float(np.add.reduce(x))
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         ops = [

@@ -261,7 +261,7 @@ class _Epoch:
         # Each batch's logits, at the weights its update started from: the
         # epoch's loss is computed from them at the end, in one go.
         self.logits = np.full((full, net.outputs, batch), np.nan, dtype)
-        self.scratch = np.empty(max(full * batch, tail), dtype)
+        self.scratch = np.empty((2, max(full * batch, tail)), dtype)
         # With one output the batches read as one (1, full * batch) row
         # without a copy.
         self.flat_logits = self.flat_targets = None
@@ -302,7 +302,7 @@ class _Epoch:
         if self.tail_logits.shape[1]:
             total += head.prepared_loss_sum(
                 self.tail_logits, self.tail_target,
-                self.scratch[:self.tail_logits.shape[1]])
+                self.scratch[:, :self.tail_logits.shape[1]])
         return total / len(self.X)
 
     def shuffle(self, net, shuffle):
