@@ -472,3 +472,39 @@ def test_size_hint_is_roomy(view):
     hint = view.sizeHint()
     assert hint.width() >= 480 and hint.height() >= 400
     assert view.minimumSize().width() >= 300
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_output_names_clear_the_inspected_values(view, task):
+    """With a point inspected, each unit's value is written beside it; the
+    output units' names must stay clear of it, at any zoom."""
+    classes = 3 if task == "multiclass" else 2
+    data = make_dataset("blobs" if task == "multiclass" else "spiral", 60,
+                        0.0, seed=0, classes=classes)
+    run = TrainingRun(data, ModelSettings(hidden=(4,), activations=("tanh",)))
+    snapshot = run.snapshot()
+    view.show_snapshot(snapshot)
+    grads = [(np.ones_like(w), np.ones_like(b)) for w, b in snapshot.params]
+    values = [np.full(size, -0.93) for size in snapshot.sizes]
+    view.show_wishes(grads, values)
+    names = {"P(y = 1)"} if task == "binary" else {
+        f"class {k}" for k in range(classes)}
+
+    def on_screen(item):
+        transform = item.deviceTransform(view.viewportTransform())
+        return transform.mapRect(item.boundingRect())
+
+    for zoom in (1.0, 2.5):
+        view.resetTransform()
+        view.scale(zoom, zoom)
+        texts = [item for item in view.scene().items()
+                 if isinstance(item, QGraphicsSimpleTextItem)
+                 and item.isVisible()]
+        labels = [item for item in texts if item.text() in names]
+        written = [item for item in texts if item.text() == "-0.93"]
+        assert len(labels) == len(names)
+        assert len(written) == sum(snapshot.sizes)
+        for label in labels:
+            for value in written:
+                assert not on_screen(label).intersects(on_screen(value)), (
+                    label.text(), zoom)

@@ -1096,9 +1096,11 @@ class NetworkDiagram(QGraphicsView):
             else:
                 label = _OUTPUT_CAPTIONS.get(snapshot.task, ("", ""))[1]
             if label:
+                # Above the middle: the point inspector writes the unit's
+                # value beside it, below the middle.
                 self._add_label(label,
-                                node.pos() + QPointF(NODE_SIZE / 2 + 6, 0),
-                                (0.0, 0.5))
+                                node.pos() + QPointF(NODE_SIZE / 2 + 6, -2),
+                                (0.0, 1.0))
 
     def _add_label(self, text, at, anchor, bold=False, lift=0.0):
         font = self._title_font if bold else self._caption_font
