@@ -351,6 +351,13 @@ def test_epoch_loss_is_the_mean_of_the_batch_losses(task, outputs, labels, rng):
     first = twin.step(X[:3], y[:3], 0.1)
     second = twin.step(X[3:], y[3:], 0.1)
     assert halves == pytest.approx((first + second) / 2, rel=1e-12)
+    # A batch of four and a tail of two: each point counts once.
+    model.reset()
+    twin.reset()
+    uneven = model.train_epoch(X, y, 0.1, batch_size=4, shuffle=False)
+    first = twin.step(X[:4], y[:4], 0.1)
+    second = twin.step(X[4:], y[4:], 0.1)
+    assert uneven == pytest.approx((4 * first + 2 * second) / 6, rel=1e-12)
 
 
 def test_the_run_records_its_path_and_thins_it_evenly():

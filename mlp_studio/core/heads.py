@@ -13,6 +13,8 @@ Losses are means over the points.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from .activations import constant
@@ -30,6 +32,13 @@ def _signs(dtype):
     if signs is None:
         signs = _SIGNS[dtype] = np.array([1.0, -1.0], dtype)
     return signs
+
+
+def run_calls(calls):
+    """Run ``calls`` in order; the last one's result."""
+    for call in calls[:-1]:
+        call()
+    return calls[-1]()
 
 
 class Head:
@@ -79,6 +88,11 @@ class Head:
         """The sum of ``prepared_losses``; ``scratch`` is a (2, n) array
         the head may use."""
         return float(self.prepared_losses(z, target).sum())
+
+    def loss_sum_calls(self, z, target, scratch) -> list:
+        """``prepared_loss_sum`` as calls bound to these arrays, to run in
+        order whenever they hold new values: the last returns the sum."""
+        return [partial(self.prepared_loss_sum, z, target, scratch)]
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         """Ops writing dL/dz / delta_factor for logits ``z`` (outputs, n)
@@ -138,19 +152,24 @@ class BinaryHead(Head):
         return np.logaddexp(0.0, target[0] * z[0])
 
     def prepared_loss_sum(self, z, target, scratch):
+        return float(run_calls(self.loss_sum_calls(z, target, scratch)))
+
+    def loss_sum_calls(self, z, target, scratch):
         # log(1 + e^x) with x = t z, as max(x, 0) + log1p(e^-|x|): what
         # np.logaddexp computes too, but one element at a time; this way
         # each step is a vectorized loop, three times as fast on 500
         # points and more.
-        x, rest = scratch
-        np.multiply(target[0], z[0], x)
-        np.absolute(x, rest)
-        np.negative(rest, rest)
-        np.exp(rest, rest)
-        np.log1p(rest, rest)
-        np.maximum(x, constant(0.0, x, True), out=x)
-        np.add(x, rest, x)
-        return float(np.add.reduce(x))
+        x, rest = scratch[0, :z.shape[1]], scratch[1, :z.shape[1]]
+        return [
+            partial(np.multiply, target[0], z[0], x),
+            partial(np.absolute, x, rest),
+            partial(np.negative, rest, rest),
+            partial(np.exp, rest, rest),
+            partial(np.log1p, rest, rest),
+            partial(np.maximum, x, constant(0.0, x, True), out=x),
+            partial(np.add, x, rest, x),
+            partial(np.add.reduce, x),
+        ]
 
     def delta_ops(self, z, target, out, losses, column, scratch):
         ops = [

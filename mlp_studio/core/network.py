@@ -285,24 +285,41 @@ class _Epoch:
         self.cursor = len(self.batches)  # no order drawn yet
         self.loaded = False
         self.order: np.ndarray | None = None
+        self.loss_calls = self._loss_calls(net.head)
+
+    def _loss_calls(self, head):
+        """(calls, last) pairs whose runs sum the points' losses over the
+        last pass: bound once, as an epoch's loss costs a full-batch
+        update as much as its own calls."""
+        parts = []
+        if len(self.logits):
+            if self.flat_logits is not None:
+                calls = head.loss_sum_calls(self.flat_logits,
+                                            self.flat_targets, self.scratch)
+            else:  # several outputs: no view, a copy each time
+                calls = [partial(self._columns_loss_sum, head)]
+            parts.append(calls)
+        if self.tail_logits.shape[1]:
+            parts.append(head.loss_sum_calls(self.tail_logits,
+                                             self.tail_target, self.scratch))
+        return [(calls[:-1], calls[-1]) for calls in parts]
+
+    def _columns_loss_sum(self, head):
+        return head.prepared_loss_sum(_columns(self.logits),
+                                      _columns(self.targets), self.scratch)
 
     def matches(self, X, y, batch):
         return (X is self.source[0] and y is self.source[1]
                 and batch == self.batch)
 
-    def mean_loss(self, head) -> float:
+    def mean_loss(self) -> float:
         """Mean of the points' losses over the last full pass, each at the
         weights its batch's update started from."""
         total = 0.0
-        if len(self.logits):
-            logits, targets = self.flat_logits, self.flat_targets
-            if logits is None:  # several outputs: no view, a copy
-                logits, targets = _columns(self.logits), _columns(self.targets)
-            total += head.prepared_loss_sum(logits, targets, self.scratch)
-        if self.tail_logits.shape[1]:
-            total += head.prepared_loss_sum(
-                self.tail_logits, self.tail_target,
-                self.scratch[:, :self.tail_logits.shape[1]])
+        for calls, last in self.loss_calls:
+            for call in calls:
+                call()
+            total += float(last())
         return total / len(self.X)
 
     def shuffle(self, net, shuffle):
@@ -872,7 +889,7 @@ class MLP:
         self._run_batches(epoch, len(epoch.batches), lr)
         self.epochs += 1
 
-        loss = epoch.mean_loss(self.head)
+        loss = epoch.mean_loss()
         if not math.isfinite(loss):
             self._undo(epoch.X, loss)
         return loss
