@@ -49,6 +49,26 @@ def test_space_trains_until_the_loss_falls_and_pauses(qtbot, window):
     assert "Epoch" in window.status_epoch.text()
 
 
+def test_status_bar_follows_training_a_few_times_a_second(window):
+    from dataclasses import replace
+
+    from mlp_studio.app.main_window import STATUS_INTERVAL
+
+    now = [1e6]
+    window._clock = lambda: now[0]
+    first = window.snapshot
+    for n in range(1, 11):  # ten frames within one interval
+        window.show_snapshot(replace(first, updates=n, epochs=n, running=True))
+        now[0] += STATUS_INTERVAL / 20
+    assert "1 updates" in window.status_epoch.text()
+    now[0] += STATUS_INTERVAL
+    window.show_snapshot(replace(first, updates=11, epochs=11, running=True))
+    assert "11 updates" in window.status_epoch.text()
+    # A paused run shows its numbers at once.
+    window.show_snapshot(replace(first, updates=12, epochs=12, running=False))
+    assert "12 updates" in window.status_epoch.text()
+
+
 def test_step_takes_exactly_one_update(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_S)
     wait_for(qtbot, window, lambda s: s.updates == 1)

@@ -72,6 +72,7 @@ UNIT_RESOLUTION = 100  # a hovered unit's map in the decision plot
 WISH_RESOLUTION = 80  # the wish field, recomputed every frame
 SETTINGS_VERSION = 1
 MAX_FPS = 31  # frames a second while training: smooth, and cheap enough
+STATUS_INTERVAL = 0.15  # seconds between status bar updates while training
 DEFAULT_SPEED = 1000  # updates/s: the spiral takes shape in a few seconds
 
 
@@ -124,6 +125,8 @@ class MainWindow(QMainWindow):
         self.frames_shown = 0
         self._running = False
         self._rate = 0.0
+        self._status_due = 0.0
+        self._clock = time.monotonic  # tests may stand in their own
         self._unit_features: dict = {}
 
         self.controls = ControlPanel()
@@ -744,7 +747,14 @@ class MainWindow(QMainWindow):
         changed = [self.diagram, self.decision]
         if self.curve.show_history(snapshot.history, snapshot.task):
             changed.append(self.curve)
-        self._update_status(snapshot)
+        # Each new text lays the status bar out again, a millisecond a
+        # frame, for numbers that change faster than anyone reads them:
+        # while training runs they follow a few times a second, and a
+        # paused run's show at once.
+        now = self._clock()
+        if not snapshot.running or now >= self._status_due:
+            self._status_due = now + STATUS_INTERVAL
+            self._update_status(snapshot)
         if self._selected is not None:
             self._inspect(snapshot)
         if hasattr(self, "files"):
