@@ -104,6 +104,11 @@ class DecisionPlot(pg.PlotWidget):
                                         connect="finite")
         self.boundary.setZValue(-4)
         plot.addItem(self.boundary)
+        # Empty until a point is inspected: hidden, or pyqtgraph paints
+        # them, empty, in Python, with every frame (see _set_data).
+        for item in (self.lines, self.helping, self.hurting, self.selection,
+                     self.shafts, self.ghost, self.boundary):
+            item.setVisible(False)
 
         self.discretize = False
         self.show_test = True
@@ -411,6 +416,8 @@ class LossPlot(pg.GraphicsLayoutWidget):
             self.curves.append((item, column))
         for name, pen in pens.items():
             legend.addItem(pg.PlotDataItem(pen=pen), name)
+        # The legend paints in Python: keep a picture of it.
+        _cache(legend, *(part for row in legend.items for part in row))
         self.setAntialiasing(True)  # for the path items, as pyqtgraph's own
 
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#999999"))
