@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import DOMAIN, MAX_POINTS, Dataset
-from .files import write_atomically
+from .files import read_bounded, write_atomically
 from .heads import MAX_CLASSES, TASKS
 
 logger = logging.getLogger(__name__)
@@ -210,15 +210,7 @@ def load_csv(path: str | os.PathLike, *, task: str | None = None,
 
 
 def _read_text(path: Path, max_bytes: int) -> str:
-    too_large = f"the file is larger than {_size_text(max_bytes)}"
-    if path.stat().st_size > max_bytes:
-        raise DataFileError(too_large)
-    with path.open("rb") as stream:
-        # The size may lie (a growing file, a pipe): read no more anyway.
-        data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise DataFileError(too_large)
-
+    data = read_bounded(path, max_bytes, DataFileError)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -227,13 +219,6 @@ def _read_text(path: Path, max_bytes: int) -> str:
     if not text.strip():
         raise DataFileError("the file is empty")
     return text
-
-
-def _size_text(n_bytes: int) -> str:
-    for unit, size in (("MB", 2**20), ("KB", 2**10)):
-        if n_bytes >= size:
-            return f"{n_bytes / size:.3g} {unit}"
-    return f"{n_bytes} bytes"
 
 
 def _count_lines(text: str) -> int:

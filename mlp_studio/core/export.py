@@ -35,7 +35,7 @@ from mlp_studio import __version__
 
 from .activations import ACTIVATIONS, LEAKY_SLOPE
 from .features import FEATURES, FeatureMap
-from .files import write_atomically
+from .files import read_bounded, size_text, write_atomically
 from .heads import MAX_CLASSES, TASKS
 from .network import MAX_HIDDEN_LAYERS, MAX_UNITS
 
@@ -213,7 +213,7 @@ def load_json(path: str | os.PathLike, *,
         If the JSON file cannot be opened or read.
     """
     path = Path(path)
-    doc = _parse(_read_limited(path, max_bytes))
+    doc = _parse(read_bounded(path, max_bytes, ModelFileError))
     _check_fields(doc)
     task = _checked_task(doc["task"])
     features = _checked_features(doc["features"])
@@ -270,18 +270,6 @@ def _json_value(value, indent: int) -> str:
 # The loader trusts nothing: each check names the field and what it should
 # hold. Values shown in messages are shortened, since a hostile file can
 # make them as long as it likes.
-
-
-def _read_limited(path: Path, max_bytes: int) -> bytes:
-    too_large = f"the file is larger than {_size_text(max_bytes)}"
-    if path.stat().st_size > max_bytes:
-        raise ModelFileError(too_large)
-    with path.open("rb") as stream:
-        # The size may lie (a growing file, a pipe): read no more anyway.
-        data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ModelFileError(too_large)
-    return data
 
 
 def _parse(data: bytes) -> dict:
@@ -500,7 +488,7 @@ def _read_npz(folder: Path, name, shapes, max_bytes):
             "JSON file")
     if path.stat().st_size > max_bytes:
         raise ModelFileError(
-            f"the weights file {name} is larger than {_size_text(max_bytes)}")
+            f"the weights file {name} is larger than {size_text(max_bytes)}")
 
     keys = [f"{kind}{layer}" for layer in range(len(shapes))
             for kind in ("W", "b")]
@@ -543,7 +531,7 @@ def _check_archive(archive, name, keys, expected, max_bytes):
     # The sizes the archive declares bound what reading it inflates to.
     if sum(member.file_size for member in members) > max_bytes:
         raise ModelFileError(
-            f"{name} unpacks to more than {_size_text(max_bytes)}")
+            f"{name} unpacks to more than {size_text(max_bytes)}")
     for key in keys:
         with archive.zip.open(f"{key}.npy") as member:
             version = np.lib.format.read_magic(member)
@@ -625,10 +613,6 @@ def _kind(value) -> str:
 
 def _range_text(low, high) -> str:
     return str(low) if low == high else f"{low} to {high}"
-
-
-def _size_text(size: int) -> str:
-    return f"{size / 2**20:g} MB" if size >= 2**20 else f"{size} bytes"
 
 
 # ---------------------------------------------------------------- Python

@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves half a file behind."""
+"""Files: writing them so that a crash never leaves half a file behind,
+and reading them no further than a limit."""
 
 from __future__ import annotations
 
@@ -46,3 +47,27 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_bounded(path: str | os.PathLike, max_bytes: int,
+                 error: type[Exception]) -> bytes:
+    """The bytes of ``path``; raises ``error`` with a message saying so when
+    the file holds more than ``max_bytes``."""
+    path = Path(path)
+    too_large = f"the file is larger than {size_text(max_bytes)}"
+    if path.stat().st_size > max_bytes:
+        raise error(too_large)
+    with path.open("rb") as stream:
+        # The size may lie (a growing file, a pipe): read no more anyway.
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise error(too_large)
+    return data
+
+
+def size_text(n_bytes: int) -> str:
+    """A size for a message: "10 MB", "1.5 KB", "20 bytes"."""
+    for unit, size in (("MB", 2**20), ("KB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes} bytes"

@@ -27,7 +27,6 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +34,7 @@ from .activations import get_activation
 from .datasets import DATASETS, MAX_POINTS, DataSpec
 from .editing import PointSet
 from .features import FEATURES
-from .files import write_atomically
+from .files import read_bounded, write_atomically
 from .heads import MAX_CLASSES, TASKS
 from .network import MAX_HIDDEN_LAYERS, MAX_UNITS, REGULARIZATIONS
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -260,17 +259,7 @@ def read_session(path: str | os.PathLike, *,
                  max_bytes: int = MAX_BYTES) -> Session:
     """Open a session file: the run, the points with their test flags and
     the data set's generator settings. See ``load_session``."""
-    path = Path(path)
-    size = (f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20
-            else f"{max_bytes} bytes")
-    too_large = f"the file is larger than {size}"
-    if path.stat().st_size > max_bytes:
-        raise SessionFileError(too_large)
-    with path.open("rb") as stream:
-        # The size may lie (a growing file, a pipe): read no more anyway.
-        data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise SessionFileError(too_large)
+    data = read_bounded(path, max_bytes, SessionFileError)
     session = decode_session(data)
     log.debug("opened session from %s", path)
     return session
