@@ -280,6 +280,20 @@ def test_the_decision_picture_is_the_output_over_the_plane(window,
         assert nearest.min() == 0, (row, column)
 
 
+def test_a_diverging_regression_shows_without_warnings(window):
+    """Outputs beyond single precision (a run about to diverge) show as the
+    colour map's ends; no warning escapes into the event loop."""
+    from dataclasses import replace
+
+    snapshot = window.snapshot
+    grid = np.full((200, 200), 1e300)
+    grid[:, :50] = -np.inf
+    grid[:50] = np.nan
+    for task in ("regression", "binary"):
+        window.show_snapshot(replace(snapshot, task=task, output_grid=grid))
+        assert window.decision.image.pixmap().width() == 200
+
+
 def test_the_application_icon_comes_from_resources_in_every_size(qapp):
     from pathlib import Path
 

@@ -72,8 +72,11 @@ def colorize(values: np.ndarray, low: float, high: float, lut: np.ndarray,
     """
     top = len(lut) - 1
     scale = top / max(high - low, 1e-12)
-    index = np.asarray(values, dtype=np.float32) * np.float32(scale)
-    index -= np.float32(low * scale)
+    # A diverging run hands out values that overflow single precision:
+    # they become infinities, which the table's ends show.
+    with np.errstate(over="ignore", invalid="ignore"):
+        index = np.asarray(values, dtype=np.float32) * np.float32(scale)
+        index -= np.float32(low * scale)
     # fmax and fmin, unlike clip, also send NaN to an end of the table.
     np.fmax(index, 0, out=index)
     np.fmin(index, top, out=index)
