@@ -280,6 +280,27 @@ def test_the_decision_picture_is_the_output_over_the_plane(window,
         assert nearest.min() == 0, (row, column)
 
 
+def test_the_plane_fills_the_decision_plot_in_any_shape(qtbot, window):
+    """The plot keeps itself square, so its locked aspect does not stretch
+    an axis far past the plane."""
+    from mlp_studio.app.plots import SquareFrame
+
+    frame = window.decision.parentWidget()
+    assert isinstance(frame, SquareFrame)
+    view = window.decision.getPlotItem().vb
+    for size in ((900, 420), (420, 900)):
+        frame.resize(*size)
+        side = min(size)
+        qtbot.waitUntil(lambda side=side: window.decision.width() == side)
+        geometry = window.decision.geometry()
+        assert geometry.width() == geometry.height() == min(size)
+        assert geometry.center().x() == pytest.approx(size[0] / 2, abs=1)
+        assert geometry.center().y() == pytest.approx(size[1] / 2, abs=1)
+        qtbot.wait(50)  # pyqtgraph fits the range on its next update
+        for low, high in view.viewRange():
+            assert -7.0 < low <= -6.0 and 6.0 <= high < 7.0
+
+
 def test_a_diverging_regression_shows_without_warnings(window):
     """Outputs beyond single precision (a run about to diverge) show as the
     colour map's ends; no warning escapes into the event loop."""

@@ -63,7 +63,7 @@ from .drawing import Canvas, DrawingPalette
 from .file_actions import FileActions
 from .inspector import PointInspector, formal_text, top_dissenters
 from .landscape import LandscapePanel
-from .plots import DecisionPlot, LossPlot
+from .plots import DecisionPlot, LossPlot, SquareFrame
 from .trainer import SPEEDS, Trainer
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.palette)
         column.addWidget(self.palette.second_row)
-        column.addWidget(self.decision, 1)
+        column.addWidget(SquareFrame(self.decision), 1)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.addWidget(canvas)
         self.right.addWidget(self.curve)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsPixmapItem,
+    QWidget,
 )
 
 from mlp_studio.core.features import FeatureMap
@@ -337,6 +338,35 @@ class DecisionPlot(pg.PlotWidget):
 
 WISH_TOWARDS = "#117733"  # as on the diagram: green towards the point,
 WISH_AWAY = "#882255"  # wine away from it
+
+
+class SquareFrame(QWidget):
+    """Holds one widget as the largest square that fits, centred on a
+    background of the plot's paper colour.
+
+    The decision plot's aspect is locked, so in a wide or tall space it
+    would stretch its axes past the plane, with empty bands beside it.
+    """
+
+    def __init__(self, child: QWidget, parent=None):
+        super().__init__(parent)
+        self.child = child
+        child.setParent(self)
+        self.setMinimumSize(child.minimumSize())
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor(colors.PAPER))
+        self.setPalette(palette)
+
+    def sizeHint(self):
+        return self.child.sizeHint()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        width, height = self.width(), self.height()
+        side = min(width, height)
+        self.child.setGeometry((width - side) // 2, (height - side) // 2,
+                               side, side)
 
 
 def scaled(vectors, scale, minimum):
