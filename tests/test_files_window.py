@@ -129,17 +129,20 @@ def test_export_an_animation_of_the_run(qtbot, open_window, tmp_path):
     empty = tmp_path / "empty.gif"
     assert not window.files.export_animation(str(empty))
     assert "nothing recorded" in window.alert.text()
+    # 1.5 s of slow motion: the recorder keeps a frame per 0.1 s of the
+    # window's time, so even a window held up for a second by a busy
+    # machine records several.
     window.speed.setValue(SPEEDS.index(300))
-    window.trainer.train_for(150)
-    qtbot.waitUntil(lambda: window.snapshot.updates == 150
-                    and not window.snapshot.running, timeout=10000)
+    window.trainer.train_for(450)
+    qtbot.waitUntil(lambda: window.snapshot.updates == 450
+                    and not window.snapshot.running, timeout=15000)
     path = tmp_path / "run.gif"
     assert window.files.export_animation(str(path))
     with Image.open(path) as gif:
         assert gif.n_frames >= 3
         assert gif.size == (200, 200)
     updates = [u for u, _ in window.recorder.frames]
-    assert updates == sorted(updates) and updates[-1] == 150
+    assert updates == sorted(updates) and updates[-1] == 450
     window.close()
 
 
