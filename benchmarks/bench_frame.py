@@ -19,17 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QSettings  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop  # noqa: E402
 
-from benchmarks.bench_window import NETWORKS  # noqa: E402
+from benchmarks.bench_window import NETWORKS, ShownWindow  # noqa: E402
 from mlp_studio.app.application import create_application  # noqa: E402
-from mlp_studio.app.main_window import MainWindow  # noqa: E402
-from mlp_studio.app.trainer import SPEEDS  # noqa: E402
 from mlp_studio.core.training import TrainingRun  # noqa: E402
 
 FRAMES = 40
@@ -47,25 +44,18 @@ def recorded_snapshots(settings, count=FRAMES):
     return snapshots
 
 
-class FrameProbe:
+class FrameProbe(ShownWindow):
+    """The window at full speed (so the diagram draws as while training
+    runs flat out), its trainer idle, fed recorded snapshots."""
+
     def __init__(self, app, settings):
-        self.app = app
-        self.folder = tempfile.TemporaryDirectory()
-        qsettings = QSettings(os.path.join(self.folder.name, "s.ini"),
-                              QSettings.Format.IniFormat)
-        self.window = MainWindow(settings=qsettings, restore=False,
-                                 autosave=False)
-        self.window.resize(1600, 960)
-        self.window.show()
-        # Full speed: the diagram draws as it does while training runs
-        # flat out (see NetworkDiagram.set_draft).
-        self.window.speed.setValue(SPEEDS.index(None))
+        super().__init__(app)
         self.snapshots = recorded_snapshots(settings)
-        # A frame as MainWindow._take_snapshot draws one, minus the hold.
-        for snapshot in self.snapshots[:10]:
+        for snapshot in self.snapshots[:10]:  # warm-up
             self.frame(snapshot)
 
     def frame(self, snapshot):
+        """A frame as MainWindow._take_snapshot draws one, minus the hold."""
         window = self.window
         for view in window.show_snapshot(snapshot):
             if view is not window.diagram:
@@ -79,10 +69,6 @@ class FrameProbe:
         for snapshot in self.snapshots:
             self.frame(snapshot)
         return (time.thread_time() - start) / len(self.snapshots) * 1e3
-
-    def close(self):
-        self.window.close()
-        self.folder.cleanup()
 
 
 def parts(window):

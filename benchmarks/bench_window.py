@@ -85,10 +85,11 @@ def headless_rate(settings: ModelSettings, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-class WindowProbe:
-    """The real window, training at full speed, measured from outside."""
+class ShownWindow:
+    """The real window, shown at 1600 x 960 with its speed at full, and
+    settings of its own in a temporary folder."""
 
-    def __init__(self, app, settings: ModelSettings):
+    def __init__(self, app):
         self.app = app
         self.folder = tempfile.TemporaryDirectory()
         qsettings = QSettings(os.path.join(self.folder.name, "s.ini"),
@@ -98,6 +99,17 @@ class WindowProbe:
         self.window.resize(1600, 960)
         self.window.show()
         self.window.speed.setValue(SPEEDS.index(None))
+
+    def close(self):
+        self.window.close()
+        self.folder.cleanup()
+
+
+class WindowProbe(ShownWindow):
+    """The real window, training at full speed, measured from outside."""
+
+    def __init__(self, app, settings: ModelSettings):
+        super().__init__(app)
         self.window.trainer.submit(lambda run: run.set_model(settings))
         self._arrivals: list[tuple[float, int]] = []
         self.window.snapshot_shown.connect(self._shown)
@@ -142,10 +154,6 @@ class WindowProbe:
         loop = QEventLoop()
         QTimer.singleShot(round(seconds * 1000), loop.quit)
         loop.exec()
-
-    def close(self):
-        self.window.close()
-        self.folder.cleanup()
 
 
 def startup_seconds() -> float:
