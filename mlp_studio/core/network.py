@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 
 from .activations import Activation, get_activation
-from .heads import get_head
+from .heads import get_head, run_calls
 from .optimizers import SGD, make_optimizer
 
 log = logging.getLogger(__name__)
@@ -288,9 +288,9 @@ class _Epoch:
         self.loss_calls = self._loss_calls(net.head)
 
     def _loss_calls(self, head):
-        """(calls, last) pairs whose runs sum the points' losses over the
-        last pass: bound once, as an epoch's loss costs a full-batch
-        update as much as its own calls."""
+        """Lists of calls (see ``heads.run_calls``) whose results sum the
+        points' losses over the last pass: bound once, as an epoch's loss
+        costs a full-batch update as much as its own calls."""
         parts = []
         if len(self.logits):
             if self.flat_logits is not None:
@@ -302,7 +302,7 @@ class _Epoch:
         if self.tail_logits.shape[1]:
             parts.append(head.loss_sum_calls(self.tail_logits,
                                              self.tail_target, self.scratch))
-        return [(calls[:-1], calls[-1]) for calls in parts]
+        return parts
 
     def _columns_loss_sum(self, head):
         return head.prepared_loss_sum(_columns(self.logits),
@@ -316,10 +316,8 @@ class _Epoch:
         """Mean of the points' losses over the last full pass, each at the
         weights its batch's update started from."""
         total = 0.0
-        for calls, last in self.loss_calls:
-            for call in calls:
-                call()
-            total += float(last())
+        for calls in self.loss_calls:
+            total += float(run_calls(calls))
         return total / len(self.X)
 
     def shuffle(self, net, shuffle):
