@@ -7,6 +7,7 @@ import pytest
 
 from mlp_studio.core import ACTIVATIONS, MLP
 from mlp_studio.core.activations import run
+from mlp_studio.core.heads import run_calls
 
 RELATIVE = 1e-6
 
@@ -195,3 +196,42 @@ def test_epoch_loss_sum_matches_the_point_losses(task, rng):
     expected = head.point_losses(z, y)
     assert np.isfinite(expected).all()
     np.testing.assert_allclose(total, expected.sum(), rtol=1e-12)
+
+
+def test_quick_binary_loss_sum_matches_the_point_losses(rng):
+    """The shorter formula the epoch uses for a binary head agrees with
+    each point's own loss wherever it does not overflow."""
+    head = MLP(2, [], 1, "tanh", "binary", seed=0).head
+    n = 300
+    z = rng.normal(0.0, 4.0, (n, 1))
+    z[:8, 0] = [0.0, -0.0, 40.0, -40.0, 800.0, -800.0, 1e-300, -1e-300]
+    y = rng.integers(0, 2, n)
+    calls = head.quick_loss_sum_calls(np.ascontiguousarray(z.T),
+                                      head.prepare(y, 1))
+    np.testing.assert_allclose(float(run_calls(calls)),
+                               head.point_losses(z, y).sum(), rtol=1e-12)
+    z[9, 0] = 3000.0  # cosh(1500) overflows: the caller must fall back
+    calls = head.quick_loss_sum_calls(np.ascontiguousarray(z.T),
+                                      head.prepare(y, 1))
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(float(run_calls(calls)))
+
+
+@pytest.mark.parametrize("batch", [None, 4])
+def test_an_epoch_with_huge_finite_logits_reports_its_loss(batch, rng):
+    """Logits beyond the quick formula's range give the exact epoch loss,
+    not a false divergence."""
+    X = rng.normal(size=(6, 2))
+    y = np.array([0, 1, 1, 0, 1, 0])
+    model = MLP(2, [], 1, "linear", "binary", seed=0)
+    model.set_params([(np.array([[2000.0], [-1500.0]]), np.array([1.0]))])
+    twin = MLP(2, [], 1, "linear", "binary", seed=0)
+    twin.set_params(model.params())
+    loss = model.train_epoch(X, y, 1e-9, batch_size=batch, shuffle=False)
+    assert np.isfinite(loss)
+    if batch is None:
+        assert loss == pytest.approx(twin.loss(X, y), rel=1e-12)
+    else:  # a batch of four, then a tail of two
+        first, second = twin.step(X[:4], y[:4], 1e-9), twin.step(
+            X[4:], y[4:], 1e-9)
+        assert loss == pytest.approx((4 * first + 2 * second) / 6, rel=1e-12)

@@ -288,20 +288,26 @@ class _Epoch:
         self.loss_calls = self._loss_calls(net.head)
 
     def _loss_calls(self, head):
-        """Lists of calls (see ``heads.run_calls``) whose results sum the
-        points' losses over the last pass: bound once, as an epoch's loss
-        costs a full-batch update as much as its own calls."""
+        """(quick, exact) pairs of lists of calls (see ``heads.run_calls``)
+        whose results sum the points' losses over the last pass; quick is
+        None or may overflow (``Head.quick_loss_sum_calls``). Bound once,
+        as an epoch's loss costs a full-batch update as much as its own
+        calls."""
         parts = []
         if len(self.logits):
             if self.flat_logits is not None:
-                calls = head.loss_sum_calls(self.flat_logits,
-                                            self.flat_targets, self.scratch)
+                parts.append((
+                    head.quick_loss_sum_calls(self.flat_logits,
+                                              self.flat_targets),
+                    head.loss_sum_calls(self.flat_logits, self.flat_targets,
+                                        self.scratch)))
             else:  # several outputs: no view, a copy each time
-                calls = [partial(self._columns_loss_sum, head)]
-            parts.append(calls)
+                parts.append((None, [partial(self._columns_loss_sum, head)]))
         if self.tail_logits.shape[1]:
-            parts.append(head.loss_sum_calls(self.tail_logits,
-                                             self.tail_target, self.scratch))
+            parts.append((
+                head.quick_loss_sum_calls(self.tail_logits, self.tail_target),
+                head.loss_sum_calls(self.tail_logits, self.tail_target,
+                                    self.scratch)))
         return parts
 
     def _columns_loss_sum(self, head):
@@ -316,8 +322,11 @@ class _Epoch:
         """Mean of the points' losses over the last full pass, each at the
         weights its batch's update started from."""
         total = 0.0
-        for calls in self.loss_calls:
-            total += float(run_calls(calls))
+        for quick, exact in self.loss_calls:
+            part = math.nan if quick is None else float(run_calls(quick))
+            if not math.isfinite(part):
+                part = float(run_calls(exact))
+            total += part
         return total / len(self.X)
 
     def shuffle(self, net, shuffle):
@@ -884,10 +893,8 @@ class MLP:
         """
         epoch, lr = self._epoch_for(X, y, lr, batch_size)
         epoch.shuffle(self, shuffle)
-        self._run_batches(epoch, len(epoch.batches), lr)
+        loss = self._run_batches(epoch, len(epoch.batches), lr, measure=True)
         self.epochs += 1
-
-        loss = epoch.mean_loss()
         if not math.isfinite(loss):
             self._undo(epoch.X, loss)
         return loss
@@ -976,13 +983,19 @@ class MLP:
         self._epoch = _Epoch(self, (X, y), checked_X, checked_y, batch)
         return self._epoch, lr
 
-    def _run_batches(self, epoch, count, lr):
+    def _run_batches(self, epoch, count, lr, measure=False):
+        """Take ``count`` batches of ``epoch``; with ``measure``, return
+        its mean loss (``_Epoch.mean_loss``) too, in the same quiet
+        context, since its shorter formula may overflow."""
+        return self._quietly(self._batches, epoch, count, lr, measure)
+
+    def _batches(self, epoch, count, lr, measure):
         start = epoch.cursor
         try:
-            self._quietly(self._train, epoch.batches[start: start + count],
-                          lr, epoch.X)
+            self._train(epoch.batches[start: start + count], lr, epoch.X)
         finally:
             epoch.cursor = start + self._batches_done
+        return epoch.mean_loss() if measure else None
 
     def _quietly(self, function, *args):
         """``function(*args)`` with numpy's floating-point warnings off
