@@ -282,7 +282,14 @@ def _edge_pen(width: float, negative: bool = False) -> QPen:
 
 class EdgeItem(QGraphicsPathItem):
     """One weight: a cubic curve from unit ``i`` of layer ``layer`` to
-    unit ``j`` of the next layer. ``layer`` indexes ``Snapshot.params``."""
+    unit ``j`` of the next layer. ``layer`` indexes ``Snapshot.params``.
+
+    The curve itself overrides nothing, so that Qt draws it and finds its
+    bounds without calling into Python: with every frame its pen changes,
+    and Qt then asks for its shape again, from the event loop, where each
+    call into Python would wait for the trainer thread to let go of the
+    interpreter. A child, ``_EdgeBand``, takes the pointer instead.
+    """
 
     def __init__(self, owner: NetworkDiagram, layer: int, i: int, j: int,
                  controls: np.ndarray):
@@ -290,15 +297,20 @@ class EdgeItem(QGraphicsPathItem):
         path = QPainterPath(start)
         path.cubicTo(first, second, end)
         super().__init__(path)
-        self._owner = owner
         self.layer, self.i, self.j = layer, i, j
         self.key = -1
         self.contested = False
         self._hovered = False
-        self._hit_shape = None
         self.setPen(_edge_pens()[0])
-        self.setAcceptHoverEvents(True)
-        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self.setAcceptHoverEvents(False)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.band = _EdgeBand(owner, self, path)
+
+    def set_passive(self, tooltip: str):
+        """Take no part in pointing (a bias edge); show ``tooltip``."""
+        self.band.setAcceptHoverEvents(False)
+        self.band.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.band.setToolTip(tooltip)
 
     def set_pen_key(self, key: int):
         """Restyle with pen ``key`` of the table (see edge_pen_keys)."""
@@ -317,16 +329,7 @@ class EdgeItem(QGraphicsPathItem):
         return _contested_pens() if self.contested else _edge_pens()
 
     def info_text(self) -> str:
-        return self._owner.edge_text(self.layer, self.i, self.j)
-
-    def shape(self):
-        # A wide band, so that thin edges are easy to point at. Built on
-        # the first hit test: most edges are never pointed at.
-        if self._hit_shape is None:
-            stroker = QPainterPathStroker()
-            stroker.setWidth(EDGE_HIT_WIDTH)
-            self._hit_shape = stroker.createStroke(self.path())
-        return self._hit_shape
+        return self.band.owner.edge_text(self.layer, self.i, self.j)
 
     def set_hovered(self, hovered: bool):
         self._hovered = hovered
@@ -334,30 +337,48 @@ class EdgeItem(QGraphicsPathItem):
         key = max(self.key, 0)
         self.setPen(_hover_pen(key) if hovered else self._pens()[key])
 
-    # Qt sends hover and mouse events to the topmost edge whose band holds
-    # the pointer; the view decides which edge the pointer really means.
+
+class _EdgeBand(QGraphicsPathItem):
+    """The invisible band around an edge where the pointer finds it, wide
+    so that thin edges are easy to point at. Its shape never changes, so
+    Qt keeps its bounds; it draws nothing.
+
+    Qt sends hover and mouse events to the topmost band holding the
+    pointer; the view decides which edge the pointer really means."""
+
+    def __init__(self, owner: NetworkDiagram, edge: EdgeItem,
+                 curve: QPainterPath):
+        stroker = QPainterPathStroker()
+        stroker.setWidth(EDGE_HIT_WIDTH)
+        super().__init__(stroker.createStroke(curve), edge)
+        self.owner = owner
+        self.layer = edge.layer
+        self.setPen(Qt.PenStyle.NoPen)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+        self.setAcceptHoverEvents(True)
+        self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
 
     def hoverEnterEvent(self, event):
-        self._owner._point_at_edges(self.layer, event.scenePos())
+        self.owner._point_at_edges(self.layer, event.scenePos())
 
     def hoverMoveEvent(self, event):
-        self._owner._point_at_edges(self.layer, event.scenePos())
+        self.owner._point_at_edges(self.layer, event.scenePos())
 
     def hoverLeaveEvent(self, event):
-        self._owner._point_at_edges(self.layer, None)
+        self.owner._point_at_edges(self.layer, None)
 
     def mousePressEvent(self, event):
-        pressed = self._owner.edge_at(event.scenePos())
-        self._owner._pressed_edge = pressed
+        pressed = self.owner.edge_at(event.scenePos())
+        self.owner._pressed_edge = pressed
         if pressed is None:
             event.ignore()  # background: the view pans instead
 
     def mouseReleaseEvent(self, event):
-        pressed = self._owner._pressed_edge
-        self._owner._pressed_edge = None
-        if pressed is not None and pressed is self._owner.edge_at(
-                event.scenePos()):
-            self._owner._report_click(pressed)
+        owner = self.owner
+        pressed = owner._pressed_edge
+        owner._pressed_edge = None
+        if pressed is not None and pressed is owner.edge_at(event.scenePos()):
+            owner._report_click(pressed)
 
 
 class NodeItem(QGraphicsRectItem):
@@ -1025,9 +1046,7 @@ class NetworkDiagram(QGraphicsView):
                 end = np.array([[target.x() - NODE_SIZE / 2, target.y()]])
                 controls = edge_controls(start, end)[0]
                 edge = EdgeItem(self, layer, -1, j, controls)
-                edge.setAcceptHoverEvents(False)
-                edge.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-                edge.setToolTip(f"bias of unit {j + 1} of layer {layer + 1}")
+                edge.set_passive(f"bias of unit {j + 1} of layer {layer + 1}")
                 self.scene().addItem(edge)
                 edges.append(edge)
             self._bias_edges.append(edges)
