@@ -432,9 +432,11 @@ class LossPlot(pg.GraphicsLayoutWidget):
         # calling back into Python, and their paths are thinned to at most
         # MAX_CURVE_POINTS: they are redrawn with every frame of training.
         # One-pixel pens: Qt's raster engine draws wider antialiased lines
-        # several times slower.
-        pens = {"training": pg.mkPen(colors.TRAIN_LOSS, width=1),
-                "test": pg.mkPen(colors.TEST_LOSS, width=1)}
+        # several times slower. Width 0 is Qt's own one-pixel pen: a path
+        # item with any other width strokes its whole path again to find
+        # its bounds whenever the path changes, which is every frame.
+        pens = {"training": pg.mkPen(colors.TRAIN_LOSS, width=0),
+                "test": pg.mkPen(colors.TEST_LOSS, width=0)}
         self.curves = []  # (item, history column)
         for plot, column, pen in ((self.loss, 1, pens["training"]),
                                   (self.loss, 2, pens["test"]),
