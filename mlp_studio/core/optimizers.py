@@ -57,12 +57,13 @@ class Momentum:
 
     def update(self, theta, grad, buffers, lr, scale, t):
         (velocity,) = buffers
-        np.multiply(velocity, self.momentum, out=velocity)
+        dtype = grad.dtype
+        np.multiply(velocity, _scalar(self.momentum, dtype), velocity)
         if scale != 1.0:
-            np.multiply(grad, scale, out=grad)
-        np.add(velocity, grad, out=velocity)
-        np.multiply(velocity, lr, out=grad)
-        np.subtract(theta, grad, out=theta)
+            np.multiply(grad, _scalar(scale, dtype), grad)
+        np.add(velocity, grad, velocity)
+        np.multiply(velocity, _scalar(lr, dtype), grad)
+        np.subtract(theta, grad, theta)
 
 
 @dataclass(frozen=True)
@@ -82,30 +83,45 @@ class Adam:
                 raise ValueError(f"{field} must be in [0, 1), got {value!r}")
         if not self.eps > 0.0:
             raise ValueError(f"eps must be positive, got {self.eps!r}")
+        # Per dtype: beta1, beta2 and (1 - beta2) / (1 - beta1)^2 as 0-d
+        # arrays (see _scalar), looked up once a step.
+        object.__setattr__(self, "_constants", {})
+
+    def _constants_for(self, dtype):
+        constants = self._constants.get(dtype)
+        if constants is None:
+            b1, b2 = self.beta1, self.beta2
+            constants = self._constants[dtype] = tuple(
+                np.array(value, dtype)
+                for value in (b1, b2, (1.0 - b2) / (1.0 - b1) ** 2))
+        return constants
 
     def update(self, theta, grad, buffers, lr, scale, t):
         m, v = buffers
         b1, b2 = self.beta1, self.beta2
-        np.multiply(m, b1, out=m)
-        np.multiply(v, b2, out=v)
+        dtype = grad.dtype
+        beta1, beta2, square_factor = self._constants_for(dtype)
+        np.multiply(m, beta1, m)
+        np.multiply(v, beta2, v)
 
         # grad becomes (1 - b1) g, then (1 - b2) g^2, with no scratch array.
-        np.multiply(grad, scale * (1.0 - b1), out=grad)
-        np.add(m, grad, out=m)
-        np.multiply(grad, grad, out=grad)
-        np.multiply(grad, (1.0 - b2) / (1.0 - b1) ** 2, out=grad)
-        np.add(v, grad, out=v)
+        np.multiply(grad, _scalar(scale * (1.0 - b1), dtype), grad)
+        np.add(m, grad, m)
+        np.multiply(grad, grad, grad)
+        np.multiply(grad, square_factor, grad)
+        np.add(v, grad, v)
 
         # theta -= lr_t * m / (sqrt(v) + eps_t), the paper's efficient form.
+        # These two change with every step: fresh 0-d arrays, not cached.
         correction1 = 1.0 - b1**t
         correction2 = 1.0 - b2**t
-        lr_t = lr * math.sqrt(correction2) / correction1
-        eps_t = self.eps * math.sqrt(correction2)
-        np.sqrt(v, out=grad)
-        np.add(grad, eps_t, out=grad)
-        np.divide(m, grad, out=grad)
-        np.multiply(grad, lr_t, out=grad)
-        np.subtract(theta, grad, out=theta)
+        lr_t = np.array(lr * math.sqrt(correction2) / correction1, dtype)
+        eps_t = np.array(self.eps * math.sqrt(correction2), dtype)
+        np.sqrt(v, grad)
+        np.add(grad, eps_t, grad)
+        np.divide(m, grad, grad)
+        np.multiply(grad, lr_t, grad)
+        np.subtract(theta, grad, theta)
 
 
 _SCALARS: dict[tuple, np.ndarray] = {}
