@@ -29,7 +29,6 @@ from PySide6.QtGui import (
     QLinearGradient,
     QPainter,
     QPainterPath,
-    QPainterPathStroker,
     QPen,
     QPixmap,
     QTransform,
@@ -90,7 +89,7 @@ EDGE_WIDTH_STEP = 0.25
 # Pointing: an edge answers within EDGE_REACH_PIXELS of the pointer on
 # screen (at least EDGE_MIN_REACH, at most EDGE_HIT_WIDTH / 2 scene units),
 # and where several do, the nearest wins, not the one drawn last.
-EDGE_HIT_WIDTH = 20.0  # the invisible band Qt finds candidates in
+EDGE_HIT_WIDTH = 20.0  # twice the farthest reach, in scene units
 EDGE_REACH_PIXELS = 7.0
 EDGE_MIN_REACH = 4.0
 _EDGE_SAMPLES = 24  # points of the polyline distances are measured to
@@ -284,11 +283,11 @@ class EdgeItem(QGraphicsPathItem):
     """One weight: a cubic curve from unit ``i`` of layer ``layer`` to
     unit ``j`` of the next layer. ``layer`` indexes ``Snapshot.params``.
 
-    The curve itself overrides nothing, so that Qt draws it and finds its
-    bounds without calling into Python: with every frame its pen changes,
-    and Qt then asks for its shape again, from the event loop, where each
-    call into Python would wait for the trainer thread to let go of the
-    interpreter. A child, ``_EdgeBand``, takes the pointer instead.
+    It overrides nothing, so that Qt draws it and finds its bounds without
+    calling into Python: with every frame its pen changes, and Qt then
+    asks for its shape again from the event loop, where a call into
+    Python would wait for the trainer thread to let go of the interpreter.
+    The pointer finds edges through their layer's ``_LayerBand``.
     """
 
     def __init__(self, owner: NetworkDiagram, layer: int, i: int, j: int,
@@ -297,6 +296,7 @@ class EdgeItem(QGraphicsPathItem):
         path = QPainterPath(start)
         path.cubicTo(first, second, end)
         super().__init__(path)
+        self._owner = owner
         self.layer, self.i, self.j = layer, i, j
         self.key = -1
         self.contested = False
@@ -304,13 +304,6 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(_edge_pens()[0])
         self.setAcceptHoverEvents(False)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.band = _EdgeBand(owner, self, path)
-
-    def set_passive(self, tooltip: str):
-        """Take no part in pointing (a bias edge); show ``tooltip``."""
-        self.band.setAcceptHoverEvents(False)
-        self.band.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.band.setToolTip(tooltip)
 
     def set_pen_key(self, key: int):
         """Restyle with pen ``key`` of the table (see edge_pen_keys)."""
@@ -329,7 +322,7 @@ class EdgeItem(QGraphicsPathItem):
         return _contested_pens() if self.contested else _edge_pens()
 
     def info_text(self) -> str:
-        return self.band.owner.edge_text(self.layer, self.i, self.j)
+        return self._owner.edge_text(self.layer, self.i, self.j)
 
     def set_hovered(self, hovered: bool):
         self._hovered = hovered
@@ -338,43 +331,40 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(_hover_pen(key) if hovered else self._pens()[key])
 
 
-class _EdgeBand(QGraphicsPathItem):
-    """The invisible band around an edge where the pointer finds it, wide
-    so that thin edges are easy to point at. Its shape never changes, so
-    Qt keeps its bounds; it draws nothing.
+class _LayerBand(QGraphicsRectItem):
+    """An invisible strip over the edges of one layer, under the nodes,
+    that takes the pointer for them: the view decides which edge, if
+    any, the pointer means (``NetworkDiagram.edge_at``). It draws nothing
+    and its shape never changes, so Qt calls into Python only when the
+    pointer moves over it."""
 
-    Qt sends hover and mouse events to the topmost band holding the
-    pointer; the view decides which edge the pointer really means."""
-
-    def __init__(self, owner: NetworkDiagram, edge: EdgeItem,
-                 curve: QPainterPath):
-        stroker = QPainterPathStroker()
-        stroker.setWidth(EDGE_HIT_WIDTH)
-        super().__init__(stroker.createStroke(curve), edge)
-        self.owner = owner
-        self.layer = edge.layer
+    def __init__(self, owner: NetworkDiagram, layer: int, rect: QRectF):
+        super().__init__(rect)
+        self._owner = owner
+        self.layer = layer
         self.setPen(Qt.PenStyle.NoPen)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+        self.setZValue(1.5)  # over every edge, hovered ones too
         self.setAcceptHoverEvents(True)
         self.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
 
     def hoverEnterEvent(self, event):
-        self.owner._point_at_edges(self.layer, event.scenePos())
+        self._owner._point_at_edges(self.layer, event.scenePos())
 
     def hoverMoveEvent(self, event):
-        self.owner._point_at_edges(self.layer, event.scenePos())
+        self._owner._point_at_edges(self.layer, event.scenePos())
 
     def hoverLeaveEvent(self, event):
-        self.owner._point_at_edges(self.layer, None)
+        self._owner._point_at_edges(self.layer, None)
 
     def mousePressEvent(self, event):
-        pressed = self.owner.edge_at(event.scenePos())
-        self.owner._pressed_edge = pressed
+        pressed = self._owner.edge_at(event.scenePos())
+        self._owner._pressed_edge = pressed
         if pressed is None:
             event.ignore()  # background: the view pans instead
 
     def mouseReleaseEvent(self, event):
-        owner = self.owner
+        owner = self._owner
         pressed = owner._pressed_edge
         owner._pressed_edge = None
         if pressed is not None and pressed is owner.edge_at(event.scenePos()):
@@ -1005,6 +995,14 @@ class NetworkDiagram(QGraphicsView):
         self._bias_edges, self._bias_edge_keys = [], []
         if self._bias_units:
             self._add_bias_units(centres)
+        # A strip per layer of edges, as wide as ``edge_at`` reads the
+        # layer from x, and tall enough for every edge and its reach.
+        extent = self.scene().itemsBoundingRect().adjusted(
+            0, -EDGE_HIT_WIDTH, 0, EDGE_HIT_WIDTH)
+        for layer in range(len(self._edges)):
+            self.scene().addItem(_LayerBand(self, layer, QRectF(
+                layer * COLUMN_PITCH, extent.top(), COLUMN_PITCH,
+                extent.height())))
         self._add_captions(snapshot)
 
         tallest = (max(sizes) - 1) * ROW_PITCH + NODE_SIZE
@@ -1046,7 +1044,7 @@ class NetworkDiagram(QGraphicsView):
                 end = np.array([[target.x() - NODE_SIZE / 2, target.y()]])
                 controls = edge_controls(start, end)[0]
                 edge = EdgeItem(self, layer, -1, j, controls)
-                edge.set_passive(f"bias of unit {j + 1} of layer {layer + 1}")
+                edge.setToolTip(f"bias of unit {j + 1} of layer {layer + 1}")
                 self.scene().addItem(edge)
                 edges.append(edge)
             self._bias_edges.append(edges)
