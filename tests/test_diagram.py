@@ -92,6 +92,33 @@ def viewport_point_on(view, edge, clearance=3.0):
 # Edges
 
 
+def test_a_new_frame_paints_without_calling_into_python(view, trained):
+    """Restyled edges and biases are drawn by Qt alone. A call back into
+    Python from the event loop would wait for the trainer thread to let go
+    of the interpreter, once for each edge whose pen changed."""
+    import sys
+
+    _, snapshot = trained
+    view.show_snapshot(snapshot)
+    QApplication.processEvents()
+    # Every weight and bias changes: every edge and bias marker restyles.
+    params = tuple((-2.0 * w, -2.0 * b) for w, b in snapshot.params)
+    view.show_snapshot(replace(snapshot, params=params))
+
+    called = []
+
+    def watch(frame, event, arg):
+        if event == "call":
+            called.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+
+    sys.setprofile(watch)
+    try:
+        QApplication.processEvents()
+    finally:
+        sys.setprofile(None)
+    assert [name for name in called if "mlp_studio" in name] == []
+
+
 def test_one_edge_item_per_weight(view, trained):
     _, snapshot = trained
     view.show_snapshot(snapshot)
