@@ -235,3 +235,22 @@ def test_an_epoch_with_huge_finite_logits_reports_its_loss(batch, rng):
         first, second = twin.step(X[:4], y[:4], 1e-9), twin.step(
             X[4:], y[4:], 1e-9)
         assert loss == pytest.approx((4 * first + 2 * second) / 6, rel=1e-12)
+
+
+def test_a_nearly_perfect_binary_fit_reports_its_tiny_loss_exactly():
+    """Where every point is confidently right, the quick formula's terms
+    cancel to rounding noise: the epoch's loss must still be the exact,
+    positive, tiny mean."""
+    X = np.random.default_rng(12345).normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    X[:, 0] += np.where(y == 1, 1.0, -1.0)  # a clear margin
+    for weight in (20.0, 40.0, 100.0, 400.0):
+        model = MLP(2, [], 1, "linear", "binary", seed=0)
+        model.set_params([(np.array([[weight], [0.0]]), np.array([0.0]))])
+        z = X[:, 0] * weight
+        # log(1 + e^x) with x = -z for class 1 and z for class 0: no
+        # cancellation, whatever the size of z.
+        expected = np.logaddexp(0.0, np.where(y == 1, -z, z)).mean()
+        assert 0.0 < expected < 1e-6
+        loss = model.train_epoch(X, y, 1e-9, batch_size=None)
+        assert loss == pytest.approx(expected, rel=1e-9, abs=0.0), weight

@@ -97,9 +97,10 @@ class Head:
 
     def quick_loss_sum_calls(self, z, target) -> list | None:
         """Calls like ``loss_sum_calls`` by a shorter formula that may
-        overflow where the sum does not: when the last call's result is
-        not finite, run ``loss_sum_calls`` instead. None when the head has
-        no shorter formula."""
+        overflow where the sum does not, and whose rounding errors do not
+        shrink with the losses: when the last call's result is not finite,
+        or is near zero, run ``loss_sum_calls`` instead. None when the head
+        has no shorter formula."""
         return None
 
     def delta_ops(self, z, target, out, losses, column, scratch):
@@ -183,8 +184,10 @@ class BinaryHead(Head):
         # log(1 + e^x) = x / 2 + log 2 + log cosh(x / 2), and with x = t z
         # and t = +-1, cosh(x / 2) = cosh(z / 2): five calls against eight,
         # with one product giving all three sums. cosh overflows past
-        # |z| = 1420; in float32 the terms that cancel for a confident
-        # point would leave errors larger than its loss.
+        # |z| = 1420. For a confidently right point the terms nearly
+        # cancel, leaving a rounding error of a few units in the last
+        # place of |z| / 2, which can exceed its loss: fine for a sum that
+        # is not near zero in float64, too coarse in float32.
         if z.dtype != np.float64:
             return None
         n = z.shape[1]

@@ -241,6 +241,11 @@ class _ForwardPass:
             np.copyto(logits, self.logits)
 
 
+# Mean point loss below which an epoch's loss is summed exactly, not by a
+# head's quick formula (see _Epoch._part).
+_QUICK_LOSS_FLOOR = 1e-6
+
+
 class _Epoch:
     """A training set laid out in contiguous batches, with each batch's
     compiled update, and a cursor: the batch the next update takes.
@@ -288,27 +293,31 @@ class _Epoch:
         self.loss_calls = self._loss_calls(net.head)
 
     def _loss_calls(self, head):
-        """(quick, exact) pairs of lists of calls (see ``heads.run_calls``)
-        whose results sum the points' losses over the last pass; quick is
-        None or may overflow (``Head.quick_loss_sum_calls``). Bound once,
-        as an epoch's loss costs a full-batch update as much as its own
-        calls."""
+        """(quick, exact, floor) for each part of the pass: lists of calls
+        (see ``heads.run_calls``) whose results sum the points' losses over
+        the last pass. Quick is None or may be off (``Head.
+        quick_loss_sum_calls``); below ``floor`` its sum is left to the
+        exact calls. Bound once, as an epoch's loss costs a full-batch
+        update as much as its own calls."""
         parts = []
         if len(self.logits):
             if self.flat_logits is not None:
-                parts.append((
-                    head.quick_loss_sum_calls(self.flat_logits,
-                                              self.flat_targets),
-                    head.loss_sum_calls(self.flat_logits, self.flat_targets,
-                                        self.scratch)))
+                parts.append(self._part(head, self.flat_logits,
+                                        self.flat_targets))
             else:  # several outputs: no view, a copy each time
-                parts.append((None, [partial(self._columns_loss_sum, head)]))
+                parts.append((None, [partial(self._columns_loss_sum, head)],
+                              0.0))
         if self.tail_logits.shape[1]:
-            parts.append((
-                head.quick_loss_sum_calls(self.tail_logits, self.tail_target),
-                head.loss_sum_calls(self.tail_logits, self.tail_target,
-                                    self.scratch)))
+            parts.append(self._part(head, self.tail_logits, self.tail_target))
         return parts
+
+    def _part(self, head, z, target):
+        # The quick sum's rounding is at most a few units in the last place
+        # of each |z| / 2 below cosh's overflow at 1420: under 1e-12 a
+        # point. From a mean loss of 1e-6 up that is below a millionth.
+        return (head.quick_loss_sum_calls(z, target),
+                head.loss_sum_calls(z, target, self.scratch),
+                _QUICK_LOSS_FLOOR * z.shape[1])
 
     def _columns_loss_sum(self, head):
         return head.prepared_loss_sum(_columns(self.logits),
@@ -322,9 +331,10 @@ class _Epoch:
         """Mean of the points' losses over the last full pass, each at the
         weights its batch's update started from."""
         total = 0.0
-        for quick, exact in self.loss_calls:
+        for quick, exact, floor in self.loss_calls:
             part = math.nan if quick is None else float(run_calls(quick))
-            if not math.isfinite(part):
+            # Not finite, or so small that rounding could matter: exact.
+            if not floor <= part < math.inf:
                 part = float(run_calls(exact))
             total += part
         return total / len(self.X)
