@@ -254,3 +254,13 @@ def test_a_nearly_perfect_binary_fit_reports_its_tiny_loss_exactly():
         assert 0.0 < expected < 1e-6
         loss = model.train_epoch(X, y, 1e-9, batch_size=None)
         assert loss == pytest.approx(expected, rel=1e-9, abs=0.0), weight
+
+
+def test_binary_point_losses_keep_the_tiny_losses_of_confident_points():
+    head = MLP(2, [], 1, "tanh", "binary", seed=0).head
+    z = np.array([[40.0], [-40.0], [700.0], [-700.0], [2.0]])
+    y = np.array([1, 0, 1, 0, 1])
+    # log(1 + e^-|z|) for a right answer: e^-40 is 4.2e-18.
+    expected = np.log1p(np.exp(-np.array([40.0, 40.0, 700.0, 700.0, 2.0])))
+    np.testing.assert_allclose(head.point_losses(z, y), expected, rtol=1e-12,
+                               atol=0.0)

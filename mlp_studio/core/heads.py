@@ -142,9 +142,10 @@ class BinaryHead(Head):
         return 0.5 + 0.5 * np.tanh(0.5 * z)
 
     def point_losses(self, z, y):
-        # -[y log p + (1 - y) log(1 - p)] = log(1 + e^z) - y z, stably.
-        z = z[:, 0]
-        return np.logaddexp(0.0, z) - y * z
+        # -[y log p + (1 - y) log(1 - p)] = log(1 + e^(t z)) with
+        # t = 1 - 2 y. (As log(1 + e^z) - y z it would cancel for a
+        # confident class 1, leaving rounding noise for its tiny loss.)
+        return np.logaddexp(0.0, (1.0 - 2.0 * y) * z[:, 0])
 
     def delta(self, z, y):
         return self.output(z) - y[:, None]
