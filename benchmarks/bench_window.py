@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|---|---|",
     ]
     for name, bare, rate, ratios, fps, p99, median in rows:
-        low, middle, high = statistics.quantiles(ratios, n=4) \
+        low, _, high = statistics.quantiles(ratios, n=4) \
             if len(ratios) > 1 else ratios * 3
         lines.append(f"| {name} | {bare:,.0f} | {rate:,.0f} | "
                      f"{statistics.median(ratios):.0%} ({low:.0%} to "

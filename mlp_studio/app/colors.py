@@ -12,6 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
+from mlp_studio.core.activations import constant
+
 CLASS_COLORS = ("#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 NEGATIVE = CLASS_COLORS[0]
 POSITIVE = CLASS_COLORS[1]
@@ -80,8 +82,8 @@ def colorize(values: np.ndarray, low: float, high: float, lut: np.ndarray,
     # fmax and fmin, unlike clip, also send NaN to an end of the table.
     # Against whole arrays they take a vectorized loop; against a scalar
     # they take one element at a time, four times slower.
-    np.fmax(index, _filled(index.shape, 0.0), out=index)
-    np.fmin(index, _filled(index.shape, float(top)), out=index)
+    np.fmax(index, constant(0.0, index, full=True), out=index)
+    np.fmin(index, constant(float(top), index, full=True), out=index)
     if top_down:
         index = index[..., ::-1, :]
     # One 32-bit word per colour: a gather of words is several times
@@ -92,18 +94,3 @@ def colorize(values: np.ndarray, low: float, high: float, lut: np.ndarray,
     pixels = words.take(index.astype(np.uint8), mode="clip")
     return pixels.view(np.uint8).reshape(*pixels.shape, 4)
 
-
-_FILLED: dict[tuple, np.ndarray] = {}
-
-
-def _filled(shape, value) -> np.ndarray:
-    """A read-only float32 array of ``shape`` holding ``value``, kept for
-    the next frame's pictures, which have the same shapes."""
-    key = (shape, value)
-    array = _FILLED.get(key)
-    if array is None:
-        if len(_FILLED) > 32:
-            _FILLED.clear()
-        array = _FILLED[key] = np.full(shape, value, np.float32)
-        array.setflags(write=False)
-    return array

@@ -83,32 +83,19 @@ class Adam:
                 raise ValueError(f"{field} must be in [0, 1), got {value!r}")
         if not self.eps > 0.0:
             raise ValueError(f"eps must be positive, got {self.eps!r}")
-        # Per dtype: beta1, beta2 and (1 - beta2) / (1 - beta1)^2 as 0-d
-        # arrays (see _scalar), looked up once a step.
-        object.__setattr__(self, "_constants", {})
-
-    def _constants_for(self, dtype):
-        constants = self._constants.get(dtype)
-        if constants is None:
-            b1, b2 = self.beta1, self.beta2
-            constants = self._constants[dtype] = tuple(
-                np.array(value, dtype)
-                for value in (b1, b2, (1.0 - b2) / (1.0 - b1) ** 2))
-        return constants
 
     def update(self, theta, grad, buffers, lr, scale, t):
         m, v = buffers
         b1, b2 = self.beta1, self.beta2
         dtype = grad.dtype
-        beta1, beta2, square_factor = self._constants_for(dtype)
-        np.multiply(m, beta1, m)
-        np.multiply(v, beta2, v)
+        np.multiply(m, _scalar(b1, dtype), m)
+        np.multiply(v, _scalar(b2, dtype), v)
 
         # grad becomes (1 - b1) g, then (1 - b2) g^2, with no scratch array.
         np.multiply(grad, _scalar(scale * (1.0 - b1), dtype), grad)
         np.add(m, grad, m)
         np.multiply(grad, grad, grad)
-        np.multiply(grad, square_factor, grad)
+        np.multiply(grad, _scalar((1.0 - b2) / (1.0 - b1) ** 2, dtype), grad)
         np.add(v, grad, v)
 
         # theta -= lr_t * m / (sqrt(v) + eps_t), the paper's efficient form.
