@@ -8,10 +8,12 @@ Only the window's paths import Qt.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
 from mlp_studio import __version__, cli
+from mlp_studio.core import process
 
 
 def build_parser() -> cli.Parser:
@@ -33,6 +35,10 @@ def build_parser() -> cli.Parser:
                              "and exit (works without a screen)")
     parser.add_argument("--verbose", "-v", action="store_true",
                         help="log debug messages")
+    # The window's trainer starts the program again with this to train in
+    # a process of its own (mlp_studio.core.process).
+    parser.add_argument(process.FLAG, action="store_true",
+                        help=argparse.SUPPRESS)
     cli.add_commands(parser)
     return parser
 
@@ -42,6 +48,8 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s")
+    if args.training_process:
+        return process.serve()
     if args.selftest and (args.command or args.screenshot):
         print(f"mlp-studio: --selftest cannot be combined with "
               f"{args.command or '--screenshot'}", file=sys.stderr)

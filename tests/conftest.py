@@ -34,7 +34,8 @@ def settings(tmp_path):
 @pytest.fixture
 def open_window(qtbot, settings):
     """Opens real main windows, shown and with a first snapshot drawn; at
-    the end each is closed and must have stopped its trainer thread."""
+    the end each is closed and must have stopped its trainer thread and
+    its training process."""
     from mlp_studio.app.main_window import MainWindow
 
     opened = []
@@ -50,9 +51,12 @@ def open_window(qtbot, settings):
         return window
 
     yield open_window
+    from mlp_studio.core.process import open_processes
+
     for window in opened:
         window.close()
         assert window.trainer.isFinished()
+    assert open_processes() == 0, "a training process was left running"
 
 
 @pytest.fixture

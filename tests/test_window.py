@@ -166,6 +166,67 @@ def test_the_window_never_holds_more_than_one_pending_snapshot(qtbot, window):
         assert window.trainer.take_snapshot() is None
 
 
+def _trained_here(updates):
+    """The default run, trained ``updates`` updates in this thread."""
+    from mlp_studio.core.training import TrainingRun
+
+    run = TrainingRun.default()
+    run.run(updates)
+    return run
+
+
+def _assert_same_run(snapshot, run):
+    for (w, b), (w_here, b_here) in zip(snapshot.params, run.model.params()):
+        np.testing.assert_array_equal(w, w_here)
+        np.testing.assert_array_equal(b, b_here)
+    np.testing.assert_array_equal(snapshot.history, run.history.view())
+
+
+def test_full_speed_trains_in_a_process_and_pauses_exactly(qtbot, window):
+    full_speed(window)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    trainer = window.trainer
+    qtbot.waitUntil(lambda: trainer.trains_in_process, timeout=20000)
+    moved_at = window.snapshot.updates
+    wait_for(qtbot, window, lambda s: s.updates > moved_at + 3000)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    paused = wait_for(qtbot, window, lambda s: not s.running)
+    assert not trainer.trains_in_process
+    # The weights, history and path are those of training right here.
+    run = _trained_here(paused.updates)
+    _assert_same_run(paused, run)
+    np.testing.assert_array_equal(paused.trajectory, run.trajectory.view()[0])
+
+    # A step goes on from there, in the thread.
+    qtbot.keyClick(window, Qt.Key.Key_S)
+    stepped = wait_for(qtbot, window, lambda s: s.updates == paused.updates + 1)
+    run.run(1)
+    _assert_same_run(stepped, run)
+
+    process = trainer.process
+    window.close()
+    assert process.exit_code == 0
+
+
+def test_a_lost_training_process_leaves_the_training_to_the_thread(
+        qtbot, window):
+    full_speed(window)
+    window.trainer.start_training()
+    trainer = window.trainer
+    qtbot.waitUntil(lambda: trainer.trains_in_process, timeout=20000)
+    wait_for(qtbot, window, lambda s: s.updates > 1000)
+    trainer.process._process.kill()  # as if the system had killed it
+
+    qtbot.waitUntil(lambda: trainer.process is None, timeout=10000)
+    assert not trainer.trains_in_process
+    lost_at = window.snapshot.updates
+    wait_for(qtbot, window, lambda s: s.running and s.updates > lost_at + 500)
+    window.trainer.pause()
+    paused = wait_for(qtbot, window, lambda s: not s.running)
+    # The run went on from the last whole state the process reported.
+    _assert_same_run(paused, _trained_here(paused.updates))
+
+
 def test_edges_thicken_with_the_weights(qtbot, window):
     full_speed(window)
     window.trainer.train_for(1000)

@@ -166,6 +166,8 @@ def self_test(report, updates: int = 300, timeout: float = 30.0) -> int:
         with tempfile.TemporaryDirectory(prefix="mlp-studio-") as name:
             folder = Path(name)
             run = _check(report, "training", _train, updates)
+            _check(report, "training process", _train_in_process, updates,
+                   timeout)
             _check(report, "JSON export", _json_round_trip, run, folder)
             _check(report, "Python export", _python_round_trip, run,
                    folder)
@@ -201,6 +203,46 @@ def _train(updates):
         raise AssertionError(f"the training loss did not fall: {before:.4g} "
                              f"before, {after:.4g} after {updates} updates")
     return run, f"loss {before:.4g} -> {after:.4g} in {updates} updates"
+
+
+def _train_in_process(updates, timeout):
+    """Train the default run in a training process (as the window does at
+    full speed) and check it against the same training done here."""
+    import numpy as np
+
+    from mlp_studio.core.process import TrainingProcess, apply_report
+    from mlp_studio.core.training import TrainingRun
+
+    run = TrainingRun.default()
+    process = TrainingProcess()
+    try:
+        deadline = time.monotonic() + timeout
+        while not process.ready:
+            if not process.alive or time.monotonic() > deadline:
+                raise RuntimeError("the training process did not start")
+            time.sleep(0.01)
+        process.train(run, 0.02)
+        kind, stopping = "progress", False
+        while kind == "progress":
+            report = process.next_report(deadline - time.monotonic())
+            if report is None:
+                raise TimeoutError("the training process stopped answering")
+            header, arrays = report
+            kind = header["kind"]
+            if kind not in ("progress", "stopped"):
+                raise RuntimeError(header.get("message", kind))
+            apply_report(run, header, arrays)
+            if not stopping and run.model.updates >= updates:
+                process.stop()
+                stopping = True
+    finally:
+        process.close()
+    here = TrainingRun.default()
+    here.run(run.model.updates)
+    if not np.array_equal(here.model.flat_params(), run.model.flat_params()):
+        raise AssertionError("the weights differ from training here")
+    return None, (f"{run.model.updates} updates, the same weights as "
+                  "training here")
 
 
 def _expected(run, points):

@@ -7,6 +7,15 @@ mailbox: the trainer makes a new one only when the window has taken the
 last and at most ``max_fps`` times a second, and the window always reads the
 newest. So the window never queues work it cannot show, and the trainer
 spends its time training, not rendering pictures nobody sees.
+
+At full speed the thread hands the updates to a process of its own
+(``mlp_studio.core.process``), where they do not wait for the window's
+drawing, nor it for them: Python runs one thread at a time. The thread
+still owns the run. It applies the process's reports to it, makes the
+snapshots from it, and calls the process back before any command, so
+every command finds the run where the training left it. Slow motion,
+``train_for`` and single steps train in the thread, and so does
+everything if the process cannot start or fails.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QThread, Signal
 
 from mlp_studio.core import NonFiniteLossError
+from mlp_studio.core.process import TrainingProcess, apply_report
 from mlp_studio.core.training import Snapshot, TrainingRun
 
 log = logging.getLogger(__name__)
@@ -29,6 +39,7 @@ SPEEDS = (None, 3000, 1000, 300, 100, 30, 10, 3, 1)
 _SLICE_SECONDS = 0.004  # training time between checks for commands and frames
 _STALE = 0.1  # age at which an untaken snapshot is replaced
 _MAX_HOLD = 0.2  # the window never holds the trainer longer than this
+_RECALL_SECONDS = 5.0  # a training process that takes longer is killed
 
 
 class Mailbox:
@@ -74,7 +85,7 @@ class Trainer(QThread):
     command_done = Signal(object, object, str)
 
     def __init__(self, run: TrainingRun | None = None, max_fps: float = 60.0,
-                 parent=None):
+                 parent=None, *, use_process: bool = True):
         super().__init__(parent)
         self._run = run or TrainingRun.default()
         self._commands: queue.Queue = queue.Queue()
@@ -94,6 +105,15 @@ class Trainer(QThread):
         self._holding = threading.Event()
         self._resume = threading.Event()
         self._busy = False  # training at full speed: worth holding
+        # While the process trains, the thread's own work (applying
+        # reports, making snapshots) takes this; so does ``hold``.
+        self._turn = threading.Lock()
+        self._turn_taken = False
+        # Full-speed training in a process of its own (see ``_train_away``);
+        # None until first needed, and for good once it has failed.
+        self._use_process = use_process
+        self._process: TrainingProcess | None = None
+        self._away = False  # the process is training the run now
         self.setObjectName("trainer")
 
     # ------------------------------------------------------------------
@@ -169,6 +189,9 @@ class Trainer(QThread):
         window's drawing for the interpreter slows both far more than
         taking turns does.
         """
+        if self._away:
+            self._turn_taken = self._turn.acquire(timeout=timeout)
+            return self._turn_taken
         if not self._busy:
             return False
         self._resume.clear()
@@ -177,9 +200,23 @@ class Trainer(QThread):
 
     def release(self):
         """Let a held trainer go on."""
+        if self._turn_taken:
+            self._turn_taken = False
+            self._turn.release()
         self._hold.clear()
         self._holding.clear()
         self._resume.set()
+
+    @property
+    def trains_in_process(self) -> bool:
+        """True while a training process trains the run (see the module's
+        docstring)."""
+        return self._away
+
+    @property
+    def process(self) -> TrainingProcess | None:
+        """The training process, once started and while it works."""
+        return self._process
 
     def take_snapshot(self) -> Snapshot | None:
         """The newest snapshot, or None if it was already taken."""
@@ -197,9 +234,13 @@ class Trainer(QThread):
                 # A bug must not leave the window without a trainer: report
                 # it, pause, and carry on with the next command.
                 log.exception("trainer error")
+                if self._away:
+                    self._lose_process("the trainer failed beside it")
                 self._running = False
                 self.running_changed.emit(False)
                 self.failed.emit(f"internal error: {exc}")
+        if self._process is not None:
+            self._process.close()
         log.debug("trainer thread finished")
 
     def _loop(self):
@@ -209,7 +250,10 @@ class Trainer(QThread):
             if self._stop:
                 break
             if self._running and time.perf_counter() >= self._next_due:
-                window_updates += self._train_slice()
+                if self._can_train_away():
+                    window_updates += self._train_away()
+                else:
+                    window_updates += self._train_slice()
             now = time.perf_counter()
             if now - window_start >= 0.5:
                 if self._running:
@@ -239,6 +283,8 @@ class Trainer(QThread):
             except queue.Empty:
                 return
             timeout = 0.0
+            # Every command finds the run where the process left it.
+            self._call_back()
             command, on_done = item
             if command is None:
                 self._stop = True
@@ -296,6 +342,95 @@ class Trainer(QThread):
         self._dirty = self._dirty or done > 0
         return done
 
+    # ------------------------------------------------------------------
+    # Training in a process of its own
+
+    def _can_train_away(self) -> bool:
+        """Full speed, no target and training points: the process trains,
+        once it has started. Until then the thread trains itself."""
+        if not self._use_process or self._speed is not None \
+                or self._target_updates is not None \
+                or not len(self._run.train):
+            return False
+        if self._process is None:
+            try:
+                self._process = TrainingProcess()
+            except OSError as exc:
+                log.warning("training in this thread: cannot start a "
+                            "training process (%s)", exc)
+                self._use_process = False
+                return False
+        return self._process.ready
+
+    def _train_away(self) -> int:
+        """Let the process train; apply its reports for a frame's time.
+        Returns the updates they brought."""
+        run = self._run
+        before = run.model.updates
+        try:
+            if not self._away:
+                self._process.train(run, self._min_interval)
+                self._away = True
+            report = self._process.next_report(self._min_interval)
+            while report is not None:
+                with self._turn:
+                    self._take_report(*report)
+                if not self._away:
+                    break
+                report = self._process.next_report(0)
+        except OSError as exc:
+            self._lose_process(str(exc))
+        self._dirty = self._dirty or run.model.updates != before
+        return run.model.updates - before
+
+    def _take_report(self, header, arrays):
+        kind = header["kind"]
+        if kind == "gone":
+            self._lose_process(header["message"])
+            return
+        if header.get("session") != self._process.session:
+            return  # from a session that ended before
+        try:
+            apply_report(self._run, header, arrays)
+        except ValueError as exc:
+            self._lose_process(f"a report that does not fit: {exc}")
+            return
+        self._dirty = True
+        if kind != "progress":
+            self._away = False
+        if kind == "failed":
+            self._diverged(header["message"])
+
+    def _call_back(self):
+        """End the process's session and wait for its last report, so
+        that the run here holds all the training done there."""
+        if not self._away:
+            return
+        try:
+            self._process.stop()
+            deadline = time.perf_counter() + _RECALL_SECONDS
+            while self._away:
+                report = self._process.next_report(
+                    deadline - time.perf_counter())
+                if report is None:
+                    self._process.kill()
+                    self._lose_process("it did not answer")
+                    return
+                self._take_report(*report)
+        except OSError as exc:
+            self._lose_process(str(exc))
+
+    def _lose_process(self, reason):
+        """Go on training in this thread: the run keeps the last state
+        the process reported, which is whole, if a few updates old."""
+        log.warning("training in this thread from now on: the training "
+                    "process failed (%s)", reason)
+        self._away = False
+        self._use_process = False
+        process, self._process = self._process, None
+        if process is not None:
+            process.close()
+
     def _limit(self, count):
         if self._target_updates is None:
             return count
@@ -314,7 +449,9 @@ class Trainer(QThread):
                     return
             elif now < self._next_frame:
                 return
-        snapshot = self._run.snapshot(grids=self._grids, running=self._running)
+        with self._turn:
+            snapshot = self._run.snapshot(grids=self._grids,
+                                          running=self._running)
         self._dirty = False
         self._last_emit = now
         # Frames keep to a beat of max_fps, without drifting: a frame a
@@ -325,10 +462,10 @@ class Trainer(QThread):
         if self._mailbox.put(snapshot):
             self.snapshot_ready.emit()
 
-    def _diverged(self, exc):
+    def _diverged(self, error):
         self._change_running(False)
         self._target_updates = None
-        self.failed.emit(str(exc))
+        self.failed.emit(str(error))
 
     def _set_running(self, running):
         return lambda run: self._change_running(running)

@@ -128,6 +128,18 @@ def encode_session(run: TrainingRun, *, points: PointSet | None = None,
     return (text + "\n").encode("utf-8")
 
 
+def encode_setup(run: TrainingRun) -> dict:
+    """What ``run`` trains and how, without where it stands: the "data",
+    "model" and "training" fields of a session document. With
+    ``capture_state`` it lets another process continue the run exactly
+    (``mlp_studio.core.process``)."""
+    return {
+        "data": _data_fields(run, None, None),
+        "model": _model_fields(run.model_settings),
+        "training": _training_fields(run.training),
+    }
+
+
 def _data_fields(run, points, spec):
     if points is None:
         points = PointSet.from_split(run.train, run.test)
@@ -221,6 +233,15 @@ def _state_fields(run):
 def _epoch_fields(run):
     """The order and position of the epoch in progress, or None when the
     next update starts a new epoch with a freshly drawn order."""
+    position = _epoch_position(run)
+    if position is None:
+        return None
+    order, cursor = position
+    return {"order": order.tolist(), "next_batch": cursor}
+
+
+def _epoch_position(run):
+    """(order, batches taken) of the epoch in progress, or None."""
     n = len(run.train)
     state = run.model.epoch_state()
     if state is None or n == 0:
@@ -228,7 +249,7 @@ def _epoch_fields(run):
     batch = min(run.training.batch_size, n)
     if state["batch_size"] != batch or len(state["order"]) != n:
         return None  # the next update lays out a new epoch anyway
-    return {"order": state["order"].tolist(), "next_batch": state["cursor"]}
+    return state["order"], int(state["cursor"])
 
 
 def _history_row(row):
@@ -237,6 +258,112 @@ def _history_row(row):
     # Limitation: so is an infinite loss, which opens as NaN.
     values = [float(v) if math.isfinite(v) else None for v in row[1:]]
     return [int(row[0]), *values]
+
+
+# ------------------------------------------- the state, as arrays
+
+
+def capture_state(run: TrainingRun, *, full: bool = True
+                  ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Where ``run`` stands, as JSON-ready fields and arrays, for
+    ``restore_state`` on a run of the same setup in another process.
+
+    The same state as a session file's "state", without the cost of
+    writing every number as text. Without ``full``, only what training
+    changes: the optimizer, the seed and the initial weights are left out.
+
+    Returns
+    -------
+    (fields, arrays): arrays "theta" (n_params,), "optimizer_buffers"
+    (buffers, n_params), "epoch_order" (training points,) when an epoch is
+    in progress, and with ``full`` "initial_theta" (n_params,).
+    """
+    model = run.model
+    n = model.n_params
+    fields = {
+        "optimizer_steps": int(model._opt_steps),
+        "updates": int(model.updates),
+        "epochs": int(model.epochs),
+        "shuffle_rng": model._shuffle_rng.bit_generator.state,
+        "next_batch": None,
+    }
+    arrays = {
+        "theta": model._state[:n].copy(),
+        "optimizer_buffers": model._state[n:].reshape(-1, n).copy(),
+    }
+    position = _epoch_position(run)
+    if position is not None:
+        arrays["epoch_order"], fields["next_batch"] = position
+    if full:
+        optimizer = model.optimizer
+        fields["seed"] = int(model.seed)
+        fields["optimizer"] = {
+            "name": optimizer.name,
+            **{field.name: float(getattr(optimizer, field.name))
+               for field in dataclasses.fields(optimizer)},
+        }
+        arrays["initial_theta"] = np.array(model._initial_theta)
+    return fields, arrays
+
+
+def restore_state(run: TrainingRun, fields: dict,
+                  arrays: dict[str, np.ndarray]) -> None:
+    """Set ``run`` to the state ``capture_state`` took of a run of the
+    same setup; training then goes on exactly as it would have there.
+
+    Raises
+    ------
+    ValueError
+        If an array does not fit the run's network or data, or a field
+        is missing; the run is then unchanged.
+    """
+    model = run.model
+    n = model.n_params
+    try:
+        optimizer = None
+        if "optimizer" in fields:
+            hyper = dict(fields["optimizer"])
+            optimizer = make_optimizer(hyper.pop("name"), **hyper)
+        buffers = (optimizer or model.optimizer).n_buffers
+        theta = _array(arrays, "theta", (n,))
+        buffer_values = _array(arrays, "optimizer_buffers", (buffers, n))
+        initial = None
+        if "initial_theta" in arrays:
+            initial = _array(arrays, "initial_theta", (n,))
+        rng = np.random.Generator(np.random.PCG64(0))
+        rng.bit_generator.state = fields["shuffle_rng"]
+        epoch = None
+        if fields["next_batch"] is not None:
+            epoch = _epoch_arrays(run, arrays, int(fields["next_batch"]))
+        values = {key: int(fields[key])
+                  for key in ("optimizer_steps", "updates", "epochs")}
+        seed = int(fields["seed"]) if "seed" in fields else None
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a training state: {error!r}") from None
+    _set_state(run, theta=theta, buffers=buffer_values,
+               steps=values["optimizer_steps"], updates=values["updates"],
+               epochs=values["epochs"], rng=rng, epoch=epoch,
+               optimizer=optimizer, seed=seed, initial=initial)
+
+
+def _epoch_arrays(run, arrays, cursor):
+    n = len(run.train)
+    order = _array(arrays, "epoch_order", (n,)).astype(np.int64)
+    if not np.array_equal(np.sort(order), np.arange(n)):
+        raise ValueError("epoch_order: not a permutation of the training "
+                         "points")
+    batches = -(-n // min(run.training.batch_size, n))
+    if not 0 <= cursor <= batches:
+        raise ValueError(f"next_batch: {cursor} of {batches} batches")
+    return order, cursor
+
+
+def _array(arrays, name, shape):
+    array = arrays.get(name)
+    if array is None or array.shape != shape:
+        found = "none" if array is None else f"shape {array.shape}"
+        raise ValueError(f"{name}: expected shape {shape}, got {found}")
+    return array
 
 
 # ---------------------------------------------------------------- opening
@@ -285,6 +412,20 @@ def decode_session(data: bytes) -> Session:
     run.history = _read_history(document["history"], run.model.epochs)
     run.restart_path()  # the path on the error landscape starts here
     return Session(run, points, data_fields["spec"])
+
+
+def decode_setup(fields: dict) -> TrainingRun:
+    """A new run, at its seed, from ``encode_setup``'s fields.
+
+    Raises
+    ------
+    SessionFileError
+        If a field is not valid.
+    """
+    _check_keys(fields, "", ("data", "model", "training"))
+    points, data_fields = _read_data(fields["data"])
+    return _new_run(points, data_fields, _read_model(fields["model"]),
+                    _read_training(fields["training"]))
 
 
 def _parse_json(data):
@@ -521,11 +662,28 @@ def _restore_state(run, fields):
                       what="parameters")
     rng = _read_rng(fields["shuffle_rng"])
 
-    # Everything is checked: set the network's own state (MLP attributes
-    # that only this module touches from outside the network).
-    model.optimizer = optimizer  # new buffers when it differs from default
-    model.seed = seed
-    model._initial_theta = initial
+    epoch = fields["epoch"]
+    if epoch is not None:
+        epoch = _read_epoch(run, epoch)
+    _set_state(run, theta=theta, buffers=buffers, steps=steps,
+               updates=updates, epochs=epochs, rng=rng, epoch=epoch,
+               optimizer=optimizer, seed=seed, initial=initial)
+
+
+def _set_state(run, *, theta, buffers, steps, updates, epochs, rng, epoch,
+               optimizer=None, seed=None, initial=None):
+    """Set the network's own training state: MLP attributes that only this
+    module touches from outside the network. ``epoch`` is (order, batches
+    taken) or None; ``optimizer``, ``seed`` and ``initial`` None keep the
+    network's own."""
+    model = run.model
+    n = model.n_params
+    if optimizer is not None:
+        model.optimizer = optimizer  # new buffers when it differs
+    if seed is not None:
+        model.seed = seed
+    if initial is not None:
+        model._initial_theta = np.array(initial, dtype=np.float64)
     model._state[:n] = theta
     for buffer, values in zip(model._opt_buffers, buffers):
         buffer[:] = values
@@ -534,8 +692,12 @@ def _restore_state(run, fields):
     model.epochs = epochs
     model._has_backup = False
     model._shuffle_rng = rng
-    if fields["epoch"] is not None:
-        _restore_epoch(run, fields["epoch"])
+    if epoch is None:
+        model._epoch = None  # the next update draws a fresh order
+    else:
+        order, cursor = epoch
+        model.resume_epoch(run.X_train, run.train.y,
+                           run.training.batch_size, order, cursor)
 
 
 def _read_optimizer(fields, name):
@@ -585,7 +747,7 @@ def _read_rng(fields):
     return rng
 
 
-def _restore_epoch(run, fields):
+def _read_epoch(run, fields):
     where = "state.epoch"
     _check_keys(fields, where, ("order", "next_batch"))
     n = len(run.train)
@@ -604,8 +766,7 @@ def _restore_epoch(run, fields):
     batches = -(-n // batch)
     next_batch = _integer(fields["next_batch"], f"{where}.next_batch", 0,
                           batches)
-    run.model.resume_epoch(run.X_train, run.train.y, run.training.batch_size,
-                           order, next_batch)
+    return order, next_batch
 
 
 def _read_history(value, epochs):

@@ -97,6 +97,12 @@ class History:
         self._data[self._size] = row
         self._size += 1
 
+    def extend(self, rows) -> None:
+        """Append (k, 5) rows, as another process's run recorded them."""
+        for row in np.asarray(rows, dtype=np.float64).reshape(
+                -1, len(self.COLUMNS)):
+            self.append(row)
+
     def view(self) -> np.ndarray:
         """(epochs, 5) read-only array, columns as in ``COLUMNS``."""
         view = self._data[: self._size]
@@ -120,6 +126,34 @@ class Trajectory:
         self._size = 0
         self._stride = 1
         self._seen = 0
+        # When a list: (epochs seen, weights, updates) of each row kept,
+        # for ``replay`` in another process.
+        self.journal: list | None = None
+
+    @classmethod
+    def continuing(cls, n_params, counters, capacity=1000) -> Trajectory:
+        """An empty trajectory that keeps, from now on, the rows that one
+        with these ``counters`` would keep; its ``journal`` says which."""
+        path = cls(n_params, capacity)
+        path._size, path._stride, path._seen = (int(c) for c in counters)
+        if not 0 <= path._size <= capacity or path._stride < 1:
+            raise ValueError(f"trajectory counters out of range: {counters}")
+        path.journal = []
+        return path
+
+    def counters(self) -> tuple[int, int, int]:
+        """(rows, stride, epochs seen): what decides the rows kept next."""
+        return self._size, self._stride, self._seen
+
+    def replay(self, seen, thetas, updates, total_seen) -> None:
+        """Append what another trajectory's journal recorded, keeping and
+        thinning rows as it did: ``seen`` (k,) epochs seen at each row,
+        ``thetas`` (k, n_params), ``updates`` (k,); ``total_seen`` its
+        count at the end."""
+        for count, theta, step in zip(seen, thetas, updates):
+            self._seen = int(count) - 1
+            self.append(theta, int(step))
+        self._seen = int(total_seen)
 
     def __len__(self):
         return self._size
@@ -140,6 +174,8 @@ class Trajectory:
         self._data[self._size] = theta
         self._updates[self._size] = updates
         self._size += 1
+        if self.journal is not None:
+            self.journal.append((self._seen, np.array(theta), updates))
 
     def view(self):
         """((rows, n_params) weights, (rows,) update counts), read-only."""
