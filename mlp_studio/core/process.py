@@ -8,13 +8,13 @@ the engine's headless speed on one core while the window draws on the
 other.
 
 The child is this module, started as ``mlp-studio --training-process``
-(``command``). It trains a copy of the parent's run and reports, about
-sixty times a second, where it stands: the weights and the rest of the
-training state (``session.capture_state``), and the history rows and path
-rows recorded since the last report. The parent applies each report to
-its own run, so the run there is always a whole, consistent state a few
-milliseconds old, and the two runs' weights are bit for bit the same as
-if the parent had trained alone.
+(``command``). It trains a copy of the parent's run and reports where it
+stands as often as the parent asks (the window asks once a frame): the
+weights and the rest of the training state (``session.capture_state``),
+and the history rows and path rows recorded since the last report. The
+parent applies each report to its own run, so the run there is always a
+whole, consistent state a few milliseconds old, and the two runs'
+weights are bit for bit the same as if the parent had trained alone.
 
 The messages are frames on the child's standard input and output: a
 fixed header with two lengths, a JSON header, then the raw bytes of
