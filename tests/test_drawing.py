@@ -131,6 +131,26 @@ def test_clicks_add_points_where_they_land(qtbot, window):
     wait_for_data(qtbot, window)
 
 
+def test_drawn_points_have_no_generator_settings(qtbot, window):
+    controls = window.controls
+    generator = (controls.points, controls.noise, controls.data_seed,
+                 controls.regenerate)
+    assert all(widget.isEnabled() for widget in generator)
+    window.palette.set_tool("add")
+    click(qtbot, window, 1.5, -2.0)  # the spiral becomes drawn points
+    drawn = window.editor.points
+    assert controls.dataset.currentText() == "Drawn by hand"
+    assert not any(widget.isEnabled() for widget in generator)
+    assert controls.ratio.isEnabled()  # new points still use the share
+    controls.dataset.setCurrentIndex(controls.dataset.findData("circle"))
+    assert all(widget.isEnabled() for widget in generator)
+    assert len(window.editor.points) == controls.points.value()
+    window.undo()
+    assert window.editor.points.same_as(drawn)
+    assert controls.dataset.currentText() == "Drawn by hand"
+    assert not any(widget.isEnabled() for widget in generator)
+
+
 def test_erase_drag_removes_the_points_under_the_brush(qtbot, window):
     before = window.editor.points
     window.palette.set_tool("erase")

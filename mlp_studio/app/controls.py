@@ -164,9 +164,9 @@ class ControlPanel(QScrollArea):
         self.data_seed = QSpinBox()
         self.data_seed.setRange(0, 2**31 - 1)
         self.data_seed.setToolTip("Seed of the generated points and split")
-        regenerate = QPushButton("Regenerate")
-        regenerate.setToolTip("Draw a new set of points (new data seed)")
-        regenerate.clicked.connect(self._regenerate)
+        self.regenerate = QPushButton("Regenerate")
+        self.regenerate.setToolTip("Draw a new set of points (new data seed)")
+        self.regenerate.clicked.connect(self._regenerate)
 
         form.addRow("Problem", self.problem)
         form.addRow("Data set", self.dataset)
@@ -178,7 +178,7 @@ class ControlPanel(QScrollArea):
                                                   self.ratio_label))
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.data_seed, 1)
-        seed_row.addWidget(regenerate)
+        seed_row.addWidget(self.regenerate)
         form.addRow("Data seed", seed_row)
 
         self.problem.currentIndexChanged.connect(self._problem_changed)
@@ -470,13 +470,24 @@ class ControlPanel(QScrollArea):
             if self.dataset.findData(DRAWN) < 0:
                 self.dataset.insertItem(0, "Drawn by hand", DRAWN)
             self.dataset.setCurrentIndex(self.dataset.findData(DRAWN))
+            self._sync_generator()
         finally:
             self._quiet = False
 
     def _regenerate(self):
         self.data_seed.setValue(random.randrange(0, 2**31 - 1))
 
+    def _sync_generator(self):
+        """Enable what generates points only while a built-in data set
+        is chosen: drawn points have no count, noise or seed to change.
+        The training share stays: new points are drawn with its odds."""
+        generated = self.dataset.currentData() != DRAWN
+        for widget in (self.classes, self.points, self.noise,
+                       self.noise_label, self.data_seed, self.regenerate):
+            widget.setEnabled(generated)
+
     def _emit_data(self):
+        self._sync_generator()
         self.noise_label.setText(f"{self.noise.value()} %")
         self.ratio_label.setText(f"{self.ratio.value()} %")
         if not self._quiet:
