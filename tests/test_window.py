@@ -4,7 +4,8 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtWidgets import QApplication
 
 from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
@@ -255,6 +256,31 @@ def test_hovering_a_unit_shows_it_large(qtbot, window):
     assert np.abs(values).max() <= 1.0  # a tanh unit
     window.diagram.unit_hovered.emit(-1, -1)
     assert window.decision._unit_image is None
+
+
+def test_hovering_the_error_curve_reads_out_that_epoch(qtbot, window):
+    window.trainer.train_for(500)
+    snapshot = wait_for(qtbot, window, lambda s: s.updates == 500
+                        and not s.running)
+    curve = window.curve
+    history = snapshot.history
+    row = history[len(history) // 2]
+    viewport = curve.viewport()
+    at = curve.mapFromScene(curve.loss.vb.mapViewToScene(
+        QPointF(row[0], row[1])))
+    qtbot.mouseMove(viewport, at)
+    qtbot.waitUntil(curve.readout.isVisible, timeout=2000)
+    text = curve.readout.textItem.toPlainText()
+    # The nearest epoch to the pointer, within a pixel or so of the row.
+    epoch = int(text.split("\n")[0].split()[1])
+    shown = history[history[:, 0] == epoch][0]
+    assert abs(epoch - row[0]) <= 2
+    assert f"training loss {shown[1]:.4f}" in text
+    assert f"test loss {shown[2]:.4f}" in text
+    assert f"accuracy {shown[3]:.1%} / {shown[4]:.1%}" in text
+    QApplication.sendEvent(curve, QEvent(QEvent.Type.Leave))
+    assert not curve.readout.isVisible()
+    assert not curve.cursor.isVisible()
 
 
 def test_settings_persist(qtbot, settings):

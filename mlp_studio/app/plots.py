@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -403,8 +403,6 @@ class LossPlot(pg.GraphicsLayoutWidget):
     """Training and test loss against epoch, with accuracy below for
     classification. Hovering shows the epoch and the values there."""
 
-    hovered = Signal(str)
-
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground(colors.PAPER)
@@ -526,12 +524,19 @@ class LossPlot(pg.GraphicsLayoutWidget):
             self.loss.setXRange(0.0, x_bound, padding=0.02)
             self.loss.setYRange(*y_range, padding=0.02)
 
+    def leaveEvent(self, event):
+        super().leaveEvent(event)
+        self._hide_readout()
+
+    def _hide_readout(self):
+        self.cursor.setVisible(False)
+        self.readout.setVisible(False)
+
     def _mouse_moved(self, position):
         history = self._history
         box = self.loss.vb.sceneBoundingRect()
         if not len(history) or not box.contains(position):
-            self.cursor.setVisible(False)
-            self.readout.setVisible(False)
+            self._hide_readout()
             return
         x = self.loss.vb.mapSceneToView(position).x()
         row = history[int(np.clip(np.searchsorted(history[:, 0], x), 0,
@@ -548,7 +553,6 @@ class LossPlot(pg.GraphicsLayoutWidget):
         self.readout.setText(text)
         self.readout.setPos(row[0], y)
         self.readout.setVisible(True)
-        self.hovered.emit(text.replace("\n", ", "))
 
 
 def _set_data(item, x, y):
