@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from mlp_studio.app.main_window import MainWindow
 from mlp_studio.app.trainer import SPEEDS
+from mlp_studio.core.training import plane_grid
 
 
 @pytest.fixture
@@ -258,6 +259,31 @@ def test_hovering_a_unit_shows_it_large(qtbot, window):
     assert window.decision._unit_image is None
 
 
+def test_hovering_a_first_layer_unit_marks_its_neuron_line(window):
+    decision = window.decision
+    line = decision.hovered_line
+    window.diagram.unit_hovered.emit(1, 3)
+    assert not line.isVisible()  # the neuron lines are off
+    window.diagram.unit_hovered.emit(-1, -1)
+    decision.set_show_lines(True)
+    window.diagram.unit_hovered.emit(1, 3)
+    assert line.isVisible()
+    # On the line, unit 3 of the first layer is at zero. Its input is
+    # (x1, x2), so z is linear in the plane and tracing it is exact.
+    weight, bias = window.snapshot.params[0]
+    x, y = line.getData()
+    finite = np.isfinite(x)
+    assert finite.sum() > 10
+    z = np.column_stack([x[finite], y[finite]]) @ weight[:, 3] + bias[3]
+    assert np.abs(z).max() < 1e-9
+    window.diagram.unit_hovered.emit(2, 3)  # a second-layer unit: no line
+    assert not line.isVisible()
+    window.diagram.unit_hovered.emit(1, 0)
+    window.diagram.unit_hovered.emit(-1, -1)
+    assert not line.isVisible()
+    assert decision.lines.isVisible()
+
+
 def test_hovering_the_error_curve_reads_out_that_epoch(qtbot, window):
     window.trainer.train_for(500)
     snapshot = wait_for(qtbot, window, lambda s: s.updates == 500
@@ -349,11 +375,13 @@ def test_the_decision_picture_is_the_output_over_the_plane(window,
     picture = item.pixmap().toImage()
     assert (picture.width(), picture.height()) == (200, 200)
 
-    # It covers the plane, with pixel row 0 at the bottom (x2 = -6).
-    corner = item.mapToParent(QPointF(0.0, 0.0))
-    far = item.mapToParent(QPointF(200.0, 200.0))
-    assert (corner.x(), corner.y()) == pytest.approx((-6.0, -6.0))
-    assert (far.x(), far.y()) == pytest.approx((6.0, 6.0))
+    # Each pixel is centred on its sample of the plane, with pixel row 0
+    # at the bottom (x2 = -6) and the samples running from edge to edge.
+    samples = plane_grid(200, 6.0).reshape(200, 200, 2)
+    for row, column in [(0, 0), (199, 199), (0, 199), (120, 35)]:
+        centre = item.mapToParent(QPointF(column + 0.5, row + 0.5))
+        assert (centre.x(), centre.y()) == pytest.approx(
+            tuple(samples[row, column]), abs=1e-9)
 
     # Each pixel is the colour map's colour for the probability there.
     lut = colors.diverging_lut().astype(int)

@@ -318,7 +318,8 @@ class MainWindow(QMainWindow):
         self.test_action.setChecked(True)
         self.lines_action = self._action(
             "Neuron lines",
-            "Draw the boundary of each first-hidden-layer neuron", "L",
+            "Draw the boundary of each first-hidden-layer neuron; hovering "
+            "one on the diagram draws its own boldly", "L",
             self.decision.set_show_lines, checkable=True)
         self.log_action = self._action(
             "Log scale", "Error curve on a logarithmic scale", None,
@@ -816,7 +817,10 @@ class MainWindow(QMainWindow):
             if layer > 0 and snapshot.activations[layer - 1] == "tanh":
                 span = 1.0
             low, high = -span, span
-        self.decision.show_unit(values, low, high)
+        # A first-layer unit is one of the neuron lines (a perceptron's
+        # output too: there the first layer is the output).
+        self.decision.show_unit(values, low, high,
+                                line=unit if layer == 1 else None)
 
     def _unit_values(self, snapshot, layer, unit):
         """(res, res) values of one unit over the plane."""

@@ -76,6 +76,13 @@ class DecisionPlot(pg.PlotWidget):
             item.setZValue(-5)
             plot.addItem(item)
         self._line_helps = None
+        # The boundary of the first-layer unit under the pointer on the
+        # diagram, drawn over the others so one can tell which is which.
+        self.hovered_line = pg.PlotDataItem(
+            pen=pg.mkPen(colors.INK, width=2.5), connect="finite")
+        self.hovered_line.setZValue(-3)
+        plot.addItem(self.hovered_line)
+        self._line_unit: int | None = None
         self.train_points = pg.ScatterPlotItem(size=7, pxMode=True)
         self.test_points = pg.ScatterPlotItem(size=7, pxMode=True)
         plot.addItem(self.train_points)
@@ -107,8 +114,9 @@ class DecisionPlot(pg.PlotWidget):
         plot.addItem(self.boundary)
         # Empty until a point is inspected: hidden, or pyqtgraph paints
         # them, empty, in Python, with every frame (see _set_data).
-        for item in (self.lines, self.helping, self.hurting, self.selection,
-                     self.shafts, self.ghost, self.boundary):
+        for item in (self.lines, self.helping, self.hurting,
+                     self.hovered_line, self.selection, self.shafts,
+                     self.ghost, self.boundary):
             item.setVisible(False)
 
         self.discretize = False
@@ -188,12 +196,16 @@ class DecisionPlot(pg.PlotWidget):
                 _set_data(item, *contour(grid, level, self._domain or 6.0))
 
     def show_unit(self, values: np.ndarray | None, vmin=-1.0, vmax=1.0,
-                  kind="unit"):
+                  kind="unit", line: int | None = None):
         """Show other values (res, res) instead of the model's output: a
-        hovered unit's output, or the wish field; None goes back."""
+        hovered unit's output, or the wish field; None goes back.
+        ``line``: the first-layer unit whose boundary stands out among
+        the neuron lines while they are shown."""
         self._unit_image = None if values is None else (values, vmin, vmax)
         self.overlay_kind = None if values is None else kind
+        self._line_unit = None if values is None else line
         self._redraw_image()
+        self._redraw_lines()
 
     def show_snapshot(self, snapshot: Snapshot):
         """Draw the model's output from a snapshot."""
@@ -275,12 +287,16 @@ class DecisionPlot(pg.PlotWidget):
         image = QImage(pixels.data, columns, rows, 4 * columns,
                        QImage.Format.Format_RGB32)
         self.image.setPixmap(QPixmap.fromImage(image))  # a copy
-        # Pixel (column, row) covers its cell of the plane; row 0 is the
-        # bottom, where the plot's y axis starts.
+        # The grid's samples run from edge to edge of the plane (see
+        # plane_grid): pixel (column, row) is centred on its sample, so the
+        # picture reaches half a pixel past the plane, where the view
+        # clips it. Row 0 is the bottom, where the plot's y axis starts.
         domain = self._domain
+        step_x, step_y = 2 * domain / (columns - 1), 2 * domain / (rows - 1)
         self.image.setTransform(
-            QTransform.fromTranslate(-domain, -domain).scale(
-                2 * domain / columns, 2 * domain / rows))
+            QTransform.fromTranslate(-domain - step_x / 2,
+                                     -domain - step_y / 2).scale(
+                step_x, step_y))
 
     def _class_image(self, probs):
         """(res, res, k) probabilities to an RGB picture."""
@@ -307,7 +323,8 @@ class DecisionPlot(pg.PlotWidget):
         # The first weight layer's units: hidden neurons, or for a single
         # perceptron its output, whose line is the decision boundary.
         if not (self.show_lines or self.force_lines) or snapshot is None:
-            for item in (self.lines, self.helping, self.hurting):
+            for item in (self.lines, self.helping, self.hurting,
+                         self.hovered_line):
                 _set_data(item, [], [])
             return
         features = snapshot.feature_names
@@ -334,6 +351,13 @@ class DecisionPlot(pg.PlotWidget):
                           np.concatenate([p[1] for p in pieces]))
             else:
                 _set_data(item, [], [])
+        unit = self._line_unit
+        if unit is not None and unit < z.shape[1]:
+            grid = z[:, unit].reshape(LINE_RESOLUTION, LINE_RESOLUTION)
+            _set_data(self.hovered_line,
+                      *contour(grid, 0.0, snapshot.domain))
+        else:
+            _set_data(self.hovered_line, [], [])
 
 
 WISH_TOWARDS = "#117733"  # as on the diagram: green towards the point,
@@ -388,7 +412,9 @@ def contour(grid, level, domain):
         pieces = pg.functions.isocurve(np.asarray(grid, float), level,
                                        connected=True)
     for piece in pieces:
-        piece = np.asarray(piece)
+        # pyqtgraph places sample i at i + 0.5 (the middle of its pixel);
+        # here sample i is at -domain + i * step.
+        piece = np.asarray(piece) - 0.5
         xs += [piece[:, 1] * step - domain, [np.nan]]
         ys += [piece[:, 0] * step - domain, [np.nan]]
     if not xs:
