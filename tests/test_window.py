@@ -309,6 +309,26 @@ def test_hovering_the_error_curve_reads_out_that_epoch(qtbot, window):
     assert not curve.cursor.isVisible()
 
 
+def test_every_control_explains_itself(window):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractSpinBox,
+        QComboBox,
+        QSlider,
+    )
+
+    silent = []
+    for kind in (QAbstractButton, QAbstractSpinBox, QComboBox, QSlider):
+        for widget in window.findChildren(kind):
+            # Qt's own dock button has no tooltip of ours to give.
+            if widget.isVisible() and not widget.toolTip() \
+                    and not widget.objectName().startswith("qt_"):
+                silent.append(f"{type(widget).__name__} "
+                              f"{getattr(widget, 'text', str)()!r}")
+    assert len(window.controls.findChildren(QComboBox)) >= 6
+    assert silent == []
+
+
 def test_settings_persist(qtbot, settings):
     first = MainWindow(settings=settings, restore=True)
     qtbot.addWidget(first)
