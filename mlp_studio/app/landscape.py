@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QThread, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QSize, QThread, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -343,6 +343,11 @@ class LandscapePanel(QWidget):
     """
 
     slice_shown = Signal()
+
+    def sizeHint(self):
+        # A dock beside the window's own views: room for a square plot,
+        # not half the window.
+        return QSize(440, 560)
 
     def __init__(self, parent=None, resolution: int = RESOLUTION):
         super().__init__(parent)

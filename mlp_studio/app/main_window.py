@@ -61,6 +61,7 @@ from .controls import DRAWN, ControlPanel
 from .diagram import NetworkDiagram
 from .drawing import Canvas, DrawingPalette
 from .file_actions import FileActions
+from .hidden_space import HiddenSpacePanel
 from .inspector import PointInspector, formal_text, top_dissenters
 from .landscape import LandscapePanel
 from .plots import DecisionPlot, LossPlot, SquareFrame
@@ -251,6 +252,18 @@ class MainWindow(QMainWindow):
         landscape_dock.hide()  # computing slices costs training time
         landscape_dock.visibilityChanged.connect(self._landscape_shown)
 
+        self.hidden_space = HiddenSpacePanel()
+        hidden_dock = QDockWidget("Hidden space", self)
+        hidden_dock.setObjectName("hidden_space_dock")
+        hidden_dock.setWidget(self.hidden_space)
+        hidden_dock.setFeatures(inspector_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
+                           hidden_dock)
+        self.tabifyDockWidget(landscape_dock, hidden_dock)
+        self.hidden_dock = hidden_dock
+        hidden_dock.hide()  # drawn only while shown
+        hidden_dock.visibilityChanged.connect(self._hidden_space_shown)
+
         dock = QDockWidget("Settings", self)
         dock.setObjectName("settings_dock")
         dock.setWidget(self.controls)
@@ -376,6 +389,10 @@ class MainWindow(QMainWindow):
         self.trainer.submit(lambda run: run.set_data(
             dataset, spec.train_ratio, spec.seed, restart=True,
             split=(train, test)))
+
+    def _hidden_space_shown(self, visible):
+        if visible and self.snapshot is not None:
+            self.hidden_space.show_snapshot(self.snapshot)
 
     def _landscape_shown(self, visible):
         if visible and self.snapshot is not None:
@@ -659,6 +676,9 @@ class MainWindow(QMainWindow):
         self.landscape_action = self.landscape_dock.toggleViewAction()
         self.landscape_action.setText("Error &landscape")
         view.addAction(self.landscape_action)
+        self.hidden_action = self.hidden_dock.toggleViewAction()
+        self.hidden_action.setText("&Hidden space")
+        view.addAction(self.hidden_action)
 
         edit = bar.addMenu("&Edit")
         self.undo_action = edit.addAction("&Undo")
@@ -762,6 +782,9 @@ class MainWindow(QMainWindow):
             self.files.snapshot_shown(snapshot)
         if self.landscape_dock.isVisible():
             self.landscape.show_snapshot(snapshot, snapshot.trajectory)
+        if self.hidden_dock.isVisible() \
+                and self.hidden_space.show_snapshot(snapshot):
+            changed.append(self.hidden_space.plot)
         self.recorder.record(snapshot, self.editor.points)
         self.frames_shown += 1
         self.snapshot_shown.emit(snapshot)

@@ -220,33 +220,20 @@ class DecisionPlot(pg.PlotWidget):
 
     def show_points(self, train, test, task: str):
         """Draw the data: ``train`` and ``test`` Datasets (or None)."""
-        values = [d.y for d in (train, test) if d is not None and len(d)]
         if task == "regression":
-            peak = max((float(np.abs(v).max()) for v in values), default=1.0)
-            self._value_span = peak if peak > 1e-9 else 1.0
-        for item, data, rim in ((self.train_points, train, "#ffffff"),
-                                (self.test_points, test, "#111111")):
+            self._value_span = value_span(train, test)
+        for item, data in ((self.train_points, train),
+                           (self.test_points, test)):
             if data is None or len(data) == 0:
                 item.setData([], [])
                 continue
-            item.setData(
-                x=data.X[:, 0], y=data.X[:, 1],
-                brush=self._point_brushes(data, task),
-                pen=pg.mkPen(rim, width=1.2 if rim == "#ffffff" else 1.5))
+            item.setData(x=data.X[:, 0], y=data.X[:, 1],
+                         brush=point_brushes(data.y, task, self._value_span),
+                         pen=TRAIN_RIM if item is self.train_points
+                         else TEST_RIM)
         self.test_points.setVisible(self.show_test)
 
     # ------------------------------------------------------------------
-
-    def _point_brushes(self, data, task):
-        if task == "regression":
-            span = self._value_span
-            index = ((data.y / span + 1.0) * 127.5).clip(0, 255).astype(int)
-            table = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
-                                                           alpha=False)
-            cache = {}
-            return [cache.setdefault(i, pg.mkBrush(*table[i])) for i in index]
-        brushes = [pg.mkBrush(QColor(c)) for c in colors.CLASS_COLORS]
-        return [brushes[label] for label in data.y]
 
     def _redraw_image(self):
         snapshot = self._snapshot
@@ -400,6 +387,32 @@ def scaled(vectors, scale, minimum):
     short = (lengths < minimum) & (lengths > 0)
     out[short] *= (minimum / lengths[short])[:, None]
     return out
+
+
+# Training points have a white rim, test points a dark one.
+TRAIN_RIM = pg.mkPen("#ffffff", width=1.2)
+TEST_RIM = pg.mkPen("#111111", width=1.5)
+
+
+def value_span(*datasets) -> float:
+    """The largest |target| of regression points, the colour map's end."""
+    peak = max((float(np.abs(d.y).max()) for d in datasets
+                if d is not None and len(d)), default=1.0)
+    return peak if peak > 1e-9 else 1.0
+
+
+def point_brushes(labels, task: str, span: float = 1.0) -> list:
+    """A fill for each point: its class's colour, or in regression its
+    value's colour on the diverging map, -span to span."""
+    if task == "regression":
+        index = ((np.asarray(labels) / span + 1.0) * 127.5).clip(
+            0, 255).astype(int)
+        table = colors.diverging_map().getLookupTable(0.0, 1.0, 256,
+                                                       alpha=False)
+        cache = {}
+        return [cache.setdefault(i, pg.mkBrush(*table[i])) for i in index]
+    brushes = [pg.mkBrush(QColor(c)) for c in colors.CLASS_COLORS]
+    return [brushes[label] for label in labels]
 
 
 def contour(grid, level, domain):
