@@ -240,29 +240,16 @@ class MainWindow(QMainWindow):
         self.inspector_dock = inspector_dock
         inspector_dock.hide()  # until a point is inspected
 
+        # Panels that follow training only while shown, in tabs beside
+        # the inspector: a hidden one costs no training time.
         self.landscape = LandscapePanel()
-        landscape_dock = QDockWidget("Error landscape", self)
-        landscape_dock.setObjectName("landscape_dock")
-        landscape_dock.setWidget(self.landscape)
-        landscape_dock.setFeatures(inspector_dock.features())
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
-                           landscape_dock)
-        self.tabifyDockWidget(inspector_dock, landscape_dock)
-        self.landscape_dock = landscape_dock
-        landscape_dock.hide()  # computing slices costs training time
-        landscape_dock.visibilityChanged.connect(self._landscape_shown)
-
+        self.landscape_dock = self._tab_dock(
+            "Error landscape", "landscape_dock", self.landscape,
+            inspector_dock, self._landscape_shown)
         self.hidden_space = HiddenSpacePanel()
-        hidden_dock = QDockWidget("Hidden space", self)
-        hidden_dock.setObjectName("hidden_space_dock")
-        hidden_dock.setWidget(self.hidden_space)
-        hidden_dock.setFeatures(inspector_dock.features())
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea,
-                           hidden_dock)
-        self.tabifyDockWidget(landscape_dock, hidden_dock)
-        self.hidden_dock = hidden_dock
-        hidden_dock.hide()  # drawn only while shown
-        hidden_dock.visibilityChanged.connect(self._hidden_space_shown)
+        self.hidden_dock = self._tab_dock(
+            "Hidden space", "hidden_space_dock", self.hidden_space,
+            self.landscape_dock, self._hidden_space_shown)
 
         dock = QDockWidget("Settings", self)
         dock.setObjectName("settings_dock")
@@ -271,6 +258,19 @@ class MainWindow(QMainWindow):
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
         self.resize(1500, 900)
+
+    def _tab_dock(self, title, name, panel, beside, shown):
+        """A hidden dock holding ``panel``, tabbed with the dock ``beside``;
+        ``shown(visible)`` hears when it is shown or hidden."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(panel)
+        dock.setFeatures(beside.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.tabifyDockWidget(beside, dock)
+        dock.hide()
+        dock.visibilityChanged.connect(shown)
+        return dock
 
     def _action(self, text, tip, shortcut=None, slot=None, checkable=False):
         action = QAction(text, self)
