@@ -27,6 +27,9 @@ from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop  # noqa: E402
 
 from benchmarks.bench_window import NETWORKS, ShownWindow  # noqa: E402
 from mlp_studio.app.application import create_application  # noqa: E402
+from mlp_studio.app.hidden_space import (  # noqa: E402
+    FRAMES_PER_SECOND as HIDDEN_SPACE_RATE,
+)
 from mlp_studio.core.training import TrainingRun  # noqa: E402
 
 FRAMES = 40
@@ -81,6 +84,24 @@ def parts(window):
     ]
 
 
+def hidden_space_cost(probe, rounds) -> float:
+    """What a picture of the hidden space panel adds to a frame, in ms:
+    the median of paired passes with the panel shown (drawing every
+    frame) and hidden."""
+    window = probe.window
+    window.hidden_space.frames_per_second = float("inf")
+    differences = []
+    for round_ in range(rounds):
+        costs = {}
+        for shown in ((True, False) if round_ % 2 == 0 else (False, True)):
+            window.hidden_dock.setVisible(shown)
+            probe.app.processEvents()
+            costs[shown] = probe.cost()
+        differences.append(costs[True] - costs[False])
+    window.hidden_dock.hide()
+    return statistics.median(differences)
+
+
 def _nothing(*args, **kwargs):
     return False  # as LossPlot.show_history says when nothing changed
 
@@ -111,12 +132,16 @@ def main(argv=None) -> int:
                             delattr(owner, attribute)
                 whole.append(costs[False])
                 differences.append(costs[False] - costs[True])
+        hidden_space = hidden_space_cost(probe, args.rounds)
         probe.close()
         print(f"{name}: {statistics.median(whole):.2f} ms of GUI thread "
               f"time a frame (median of {len(whole)} passes of {FRAMES} "
               "frames); each part, median of its paired differences:")
         for part, differences in shares.items():
             print(f"  {part:16s} {statistics.median(differences):5.2f} ms")
+        print(f"  and when shown, the hidden space panel {hidden_space:.2f} "
+              "ms a picture, drawn at most "
+              f"{HIDDEN_SPACE_RATE} times a second while training runs")
     return 0
 
 

@@ -6,11 +6,12 @@ layer, or on the two directions along which the training points spread
 most there. While training runs one watches the layer bend the plane
 until the classes come apart.
 
-It follows the snapshots while it is shown, on the GUI thread: a frame
-costs a forward pass of about 2,500 points, well under a millisecond for
-the networks the window builds. The view's range follows the picture,
-but only when the picture leaves it or shrinks well inside it, so it
-does not twitch with every frame.
+It follows the snapshots while it is shown, on the GUI thread, at most
+ten times a second: a picture costs about 7 ms here, most of it
+pyqtgraph's (the point markers and the lines); the forward pass of some
+2,500 points through the layers takes under a millisecond. The view's
+range follows the picture, but only when the picture leaves it or
+shrinks well inside it, so it does not twitch with every frame.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class HiddenSpacePanel(QWidget):
         self._names = None
         self._clock = time.monotonic
         self._due = 0.0
+        self.frames_per_second = FRAMES_PER_SECOND
         self.layer.currentIndexChanged.connect(self._layer_picked)
         self.axes.currentIndexChanged.connect(self._picked)
         self.unit_x.valueChanged.connect(self._picked)
@@ -142,7 +144,7 @@ class HiddenSpacePanel(QWidget):
 
     def show_snapshot(self, snapshot: Snapshot) -> bool:
         """Draw the chosen hidden space for ``snapshot``; while training
-        runs, at most ``FRAMES_PER_SECOND`` times a second. Returns
+        runs, at most ``frames_per_second`` times a second. Returns
         whether it drew."""
         self._snapshot = snapshot
         shape = (snapshot.sizes, snapshot.activations)
@@ -152,7 +154,7 @@ class HiddenSpacePanel(QWidget):
         now = self._clock()
         if snapshot.running and now < self._due:
             return False
-        self._due = now + 1.0 / FRAMES_PER_SECOND
+        self._due = now + 1.0 / self.frames_per_second
         self._draw()
         return True
 
