@@ -94,3 +94,29 @@ def test_a_hidden_panel_costs_nothing(open_window, train_window):
     assert window.hidden_space.view is None
     window.hidden_action.trigger()
     assert window.hidden_space.view is not None  # drawn when shown
+
+
+def test_points_wear_their_class_or_value(qtbot, window):
+    from mlp_studio.app import colors
+
+    panel = window.hidden_space
+    snapshot = window.snapshot
+    for item, data in ((panel.train_points, snapshot.train),
+                       (panel.test_points, snapshot.test)):
+        fills = [spot.brush().color().name().lower()
+                 for spot in item.points()]
+        assert fills == [colors.CLASS_COLORS[label].lower()
+                         for label in data.y]
+    controls = window.controls
+    controls.problem.setCurrentIndex(controls.problem.findData("regression"))
+    qtbot.waitUntil(lambda: window.snapshot.task == "regression"
+                    and panel.view is not None
+                    and len(panel.train_points.getData()[0])
+                    == len(window.snapshot.train), timeout=5000)
+    values = window.snapshot.train.y
+    fills = [spot.brush().color() for spot in panel.train_points.points()]
+    # The highest value is the map's blue end, the lowest its orange end.
+    assert fills[int(np.argmax(values))].blue() > \
+        fills[int(np.argmax(values))].red()
+    assert fills[int(np.argmin(values))].red() > \
+        fills[int(np.argmin(values))].blue()
