@@ -1,5 +1,6 @@
 """The loss landscape: slices of the training loss and the path on them."""
 
+import sys
 import time
 
 import numpy as np
@@ -472,3 +473,30 @@ def test_without_opengl_the_3d_switch_is_off_and_says_why(panel):
         assert not panel.three_d.isEnabled()
         assert reason in panel.three_d.toolTip()
     assert panel.stack.currentWidget() is panel.plot_widget
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="a thread's own priority is Linux's alone")
+def test_the_slice_thread_yields_to_training_and_drawing():
+    """Lower priority, not SCHED_IDLE (Qt's IdlePriority), which starved
+    slices for ten seconds and more while one core was busy."""
+    import os
+    import threading
+
+    from mlp_studio.app.landscape import SLICE_NICENESS, _yield_to_others
+
+    seen = {}
+
+    def thread():
+        _yield_to_others()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS,
+                                      threading.get_native_id())
+        seen["policy"] = os.sched_getscheduler(0)
+
+    worker = threading.Thread(target=thread)
+    worker.start()
+    worker.join()
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen["nice"] == min(19, own + SLICE_NICENESS)
+    assert seen["policy"] == os.SCHED_OTHER
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the rest unchanged

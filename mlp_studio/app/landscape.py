@@ -9,14 +9,16 @@ one-slot request box: the panel posts the newest request, replacing any
 that waits, and the worker always computes the newest. While training
 runs the panel asks at most every ``MIN_INTERVAL`` seconds, and at most
 half the time (a slice that took 0.4 s waits 0.8 s for the next). The
-worker runs at idle priority, so on a busy machine slices come later and
-training goes on. Moving the path is cheap and happens on every snapshot,
-on the GUI thread.
+worker runs at a lower priority (nice 10 on Linux), so on a busy machine
+slices come later and training and drawing go on. Moving the path is
+cheap and happens on every snapshot, on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -161,6 +163,26 @@ def compute_slice(request: SliceRequest, cancelled=None) -> SliceResult:
 # The worker thread
 
 
+SLICE_NICENESS = 10  # the slice thread's: training and drawing come first
+
+
+def _yield_to_others():
+    """Lower the calling thread's priority, where the system allows one
+    thread's alone (Linux), so that training and the window come first.
+
+    Not Qt's IdlePriority: on Linux that is SCHED_IDLE, which runs only
+    on an idle core, and with one core busy elsewhere a slice of a tenth
+    of a second was seen to wait ten seconds and more.
+    """
+    if not (sys.platform.startswith("linux") and hasattr(os, "setpriority")):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       os.getpriority(os.PRIO_PROCESS, 0) + SLICE_NICENESS)
+    except OSError as exc:  # not allowed here: run at the normal priority
+        log.debug("slice thread keeps its priority: %s", exc)
+
+
 class SliceWorker(QThread):
     """Computes slices in its own thread, the newest request first.
 
@@ -193,6 +215,7 @@ class SliceWorker(QThread):
 
     def run(self):
         log.debug("landscape thread started")
+        _yield_to_others()
         while True:
             with self._wake:
                 while self._request is None and not self._stop:
@@ -610,7 +633,7 @@ class LandscapePanel(QWidget):
         if request is None:
             return
         if not self.worker.isRunning():
-            self.worker.start(QThread.Priority.IdlePriority)
+            self.worker.start()
         self.worker.submit(request)
         self._requested_center = self._theta
         self._last_request = time.perf_counter()
