@@ -229,6 +229,33 @@ def test_a_lost_training_process_leaves_the_training_to_the_thread(
     _assert_same_run(paused, _trained_here(paused.updates))
 
 
+def test_a_hung_training_process_is_ended_and_the_thread_trains(
+        qtbot, window):
+    import os
+    import signal
+
+    full_speed(window)
+    trainer = window.trainer
+    trainer.silence_limit = 0.5
+    trainer.start_training()
+    qtbot.waitUntil(lambda: trainer.trains_in_process, timeout=20000)
+    wait_for(qtbot, window, lambda s: s.updates > 1000)
+    child = trainer.process._process
+    os.kill(child.pid, signal.SIGSTOP)  # alive, but silent
+    try:
+        qtbot.waitUntil(lambda: trainer.process is None, timeout=10000)
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+    assert child.poll() is not None  # killed, not left stopped
+    stopped_at = window.snapshot.updates
+    wait_for(qtbot, window,
+             lambda s: s.running and s.updates > stopped_at + 500)
+    trainer.pause()
+    paused = wait_for(qtbot, window, lambda s: not s.running)
+    _assert_same_run(paused, _trained_here(paused.updates))
+
+
 def test_edges_thicken_with_the_weights(qtbot, window):
     full_speed(window)
     window.trainer.train_for(1000)

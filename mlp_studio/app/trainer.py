@@ -114,6 +114,10 @@ class Trainer(QThread):
         self._use_process = use_process
         self._process: TrainingProcess | None = None
         self._away = False  # the process is training the run now
+        self._heard = 0.0  # when the process last reported
+        # A process that trains and stays silent this long has hung: it
+        # is killed, and the thread trains from its last report.
+        self.silence_limit = _RECALL_SECONDS
         self.setObjectName("trainer")
 
     # ------------------------------------------------------------------
@@ -371,8 +375,15 @@ class Trainer(QThread):
             if not self._away:
                 self._process.train(run, self._min_interval)
                 self._away = True
+                self._heard = time.perf_counter()
             report = self._process.next_report(self._min_interval)
+            if report is None and \
+                    time.perf_counter() - self._heard > self.silence_limit:
+                self._process.kill()
+                self._lose_process(
+                    f"it sent nothing for {self.silence_limit:g} s")
             while report is not None:
+                self._heard = time.perf_counter()
                 with self._turn:
                     self._take_report(*report)
                 if not self._away:
