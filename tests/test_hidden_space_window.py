@@ -120,3 +120,17 @@ def test_points_wear_their_class_or_value(qtbot, window):
         fills[int(np.argmax(values))].red()
     assert fills[int(np.argmin(values))].red() > \
         fills[int(np.argmin(values))].blue()
+
+
+def test_test_points_follow_the_test_data_toggle(window):
+    panel = window.hidden_space
+    count = len(window.snapshot.test)
+    assert len(panel.test_points.getData()[0]) == count
+    window.test_action.trigger()  # T: hide the test points
+    assert not window.decision.test_points.isVisible()
+    assert not panel.test_points.isVisible()
+    window.test_action.trigger()
+    assert panel.test_points.isVisible()
+    x, y = panel.test_points.getData()
+    np.testing.assert_array_equal(np.column_stack([x, y]), panel.view.test)
+    assert len(x) == count

@@ -129,11 +129,19 @@ class HiddenSpacePanel(QWidget):
         self._clock = time.monotonic
         self._due = 0.0
         self.frames_per_second = FRAMES_PER_SECOND
+        self.show_test = True
         self.layer.currentIndexChanged.connect(self._layer_picked)
         self.axes.currentIndexChanged.connect(self._picked)
         self.unit_x.valueChanged.connect(self._picked)
         self.unit_y.valueChanged.connect(self._picked)
         self._sync_pickers()
+
+    def set_show_test(self, on: bool):
+        """Show or hide the test points, as the decision plot does."""
+        self.show_test = bool(on)
+        self.test_points.setVisible(self.show_test)
+        if self.view is not None and self._snapshot is not None:
+            self._draw_view(self.view, self._snapshot)
 
     def sizeHint(self):
         # A dock beside the window's own views: room for a square plot,
@@ -263,7 +271,9 @@ class HiddenSpacePanel(QWidget):
         for item, data, coordinates, rim in (
                 (self.train_points, snapshot.train, view.train, TRAIN_RIM),
                 (self.test_points, snapshot.test, view.test, TEST_RIM)):
-            if data is None or not len(data):
+            if data is None or not len(data) or not item.isVisible():
+                # Hidden test points cost nothing; shown again, they
+                # are drawn at once (set_show_test).
                 item.setData([], [])
                 continue
             item.setData(x=coordinates[:, 0], y=coordinates[:, 1],

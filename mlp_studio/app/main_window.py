@@ -328,6 +328,7 @@ class MainWindow(QMainWindow):
         self.test_action = self._action(
             "Test data", "Show the test points (dark rim)", "T",
             self.decision.set_show_test, checkable=True)
+        self.test_action.toggled.connect(self.hidden_space.set_show_test)
         self.test_action.setChecked(True)
         self.lines_action = self._action(
             "Neuron lines",
