@@ -172,3 +172,16 @@ def test_principal_directions_are_orthonormal_and_ordered(activations):
     if rank >= 2:
         np.testing.assert_allclose(directions.T @ directions, np.eye(2),
                                    atol=1e-9)
+
+
+def test_two_units_without_training_points_report_the_test_spread(net,
+                                                                  data):
+    _, test = data
+    shown = hidden_view(net.params(), ACTS, "binary", FEATURES, 1,
+                        np.empty((0, 2)), test.X, 6.0, units=(1, 3))
+    spread = by_hand(net, test.X, 1).var(axis=0)
+    np.testing.assert_allclose(shown.explained, spread[[1, 3]] / spread.sum())
+    nothing = hidden_view(net.params(), ACTS, "binary", FEATURES, 1,
+                          np.empty((0, 2)), np.empty((0, 2)), 6.0,
+                          units=(1, 3))
+    np.testing.assert_array_equal(nothing.explained, [0.0, 0.0])

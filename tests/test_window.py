@@ -311,6 +311,23 @@ def test_hovering_a_first_layer_unit_marks_its_neuron_line(window):
     assert decision.lines.isVisible()
 
 
+def test_the_wish_field_each_frame_leaves_the_neuron_lines_alone(
+        window, monkeypatch):
+    decision = window.decision
+    decision.set_show_lines(True)
+    values = np.zeros((10, 10))
+    redrawn = []
+    original = decision._redraw_lines
+    monkeypatch.setattr(decision, "_redraw_lines",
+                        lambda: (redrawn.append(1), original()))
+    for _ in range(3):  # as the wish field arrives with every snapshot
+        decision.show_unit(values, kind="wish")
+    assert redrawn == []
+    decision.show_unit(values, line=2)  # a first-layer unit hovered
+    decision.show_unit(None)
+    assert len(redrawn) == 2
+
+
 def test_hovering_the_error_curve_reads_out_that_epoch(qtbot, window):
     window.trainer.train_for(500)
     snapshot = wait_for(qtbot, window, lambda s: s.updates == 500

@@ -129,7 +129,6 @@ class HiddenSpacePanel(QWidget):
         self._clock = time.monotonic
         self._due = 0.0
         self.frames_per_second = FRAMES_PER_SECOND
-        self.show_test = True
         self.layer.currentIndexChanged.connect(self._layer_picked)
         self.axes.currentIndexChanged.connect(self._picked)
         self.unit_x.valueChanged.connect(self._picked)
@@ -138,8 +137,7 @@ class HiddenSpacePanel(QWidget):
 
     def set_show_test(self, on: bool):
         """Show or hide the test points, as the decision plot does."""
-        self.show_test = bool(on)
-        self.test_points.setVisible(self.show_test)
+        self.test_points.setVisible(bool(on))
         if self.view is not None and self._snapshot is not None:
             self._draw_view(self.view, self._snapshot)
 

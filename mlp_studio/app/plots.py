@@ -203,9 +203,11 @@ class DecisionPlot(pg.PlotWidget):
         the neuron lines while they are shown."""
         self._unit_image = None if values is None else (values, vmin, vmax)
         self.overlay_kind = None if values is None else kind
-        self._line_unit = None if values is None else line
         self._redraw_image()
-        self._redraw_lines()
+        line = None if values is None else line
+        if line != self._line_unit:  # the wish field comes every frame
+            self._line_unit = line
+            self._redraw_lines()
 
     def show_snapshot(self, snapshot: Snapshot):
         """Draw the model's output from a snapshot."""

@@ -143,16 +143,17 @@ def hidden_view(params, activations, task: str, feature_names, layer: int,
     hidden_out = forward_layers(params[:layer], activations[:layer], task,
                                 features.transform(inputs))[-1]
     n_train, n_test = len(train_X), len(test_X)
-    train_a = hidden_out[:n_train]
+    # The spread that sets the axes (and the share reported): the
+    # training points', or without any, all the points'.
+    basis = hidden_out[:n_train] if n_train else hidden_out[:n_test]
     if units is not None:
         coordinates = hidden_out[:, list(units)]
-        spread = train_a.var(axis=0) if n_train else hidden_out.var(axis=0)
+        spread = basis.var(axis=0) if len(basis) else np.zeros(width)
         total = float(spread.sum())
         explained = (spread[list(units)] / total if total > 0
                      else np.zeros(2))
         directions = center = None
     else:
-        basis = train_a if n_train else hidden_out[:n_train + n_test]
         directions, center, explained = principal_directions(basis,
                                                              previous)
         coordinates = (hidden_out - center) @ directions
